@@ -1,0 +1,58 @@
+"""Plain records that flow from ingest to index, answer, server and eval."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SECTION_SEP = " › "
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus file; ``doc_id`` is its file name (relative path under the corpus dir)."""
+
+    doc_id: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage. ``text == document.text[start:end]`` always holds."""
+
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    start: int
+    end: int
+    date: str | None = None
+    region: str | None = None
+    source: str | None = None
+
+    @property
+    def embed_text(self) -> str:
+        """What the model sees: the section path gives short passages their context."""
+        return f"{self.section}\n{self.text}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Chunk:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    sections: int = 0

