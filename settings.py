@@ -28,7 +28,13 @@ class Settings:
     mmr_lambda: float = 0.7
     answer_max_chars: int = 300
     answer_max_sentences: int = 5
+    answer_overlap_weight: float = 0.1
+    answer_margin: float = 0.05
+    # Abstention: calibrated on eval/questions.jsonl (see README, "Evaluating").
     abstain_threshold: float = 0.5
+    cosine_floor: float = 0.80
+    cosine_ceiling: float = 0.92
+    coverage_weight: float = 0.5
     max_question_chars: int = 500
     max_body_bytes: int = 16_384
     threads: int = 0

@@ -1,0 +1,36 @@
+# The two quick-start commands: `make serve` and `make test`. Both install what they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test lint browser eval bench
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/yibao serve
+
+# Debian's Chromium and a CJK font for the browser test (no browser download).
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) browser lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+eval: $(STAMP)
+	$(BIN)/yibao eval --compare
+
+bench: $(STAMP)
+	$(BIN)/yibao bench --json BENCHMARKS.json

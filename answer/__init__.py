@@ -1,0 +1,1 @@
+"""Composes cited extractive answers from retrieved passages."""

@@ -1,0 +1,140 @@
+"""Extractive answers: the question's best sentences from the retrieved passages, each cited.
+
+Nothing is generated. Every answer sentence is a verbatim span of a cited passage (converted
+to the question's script when it is traditional), so nothing can be invented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from answer.confidence import confidence, coverage, signals
+from answer.records import Answer, AnswerSentence, Citation
+from index.retriever import Passage, Retriever, SearchResult
+from index.textnorm import fold, is_traditional, to_simplified, to_traditional
+from index.timing import timed
+from settings import Settings
+
+# A line such as 「优点:」 or 「电话查询」 is a label, not an answer.
+_MIN_SENTENCE_CJK = 6
+_NEAR_DUPLICATE = 0.6
+
+
+@dataclass
+class _Candidate:
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, settings: Settings) -> None:
+        self.retriever = retriever
+        self.settings = settings
+
+    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid") -> Answer:
+        """Search, then answer from exactly the passages the search returned."""
+        return self.answer(question, self.retriever.search(question, top_k, mode))
+
+    def answer(self, question: str, result: SearchResult) -> Answer:
+        timings = dict(result.timings_ms)
+        with timed(timings, "compose"):
+            query_vector = result.query_vector
+            if query_vector is None:
+                query_vector = self.retriever.embedder.encode_query(question)
+            candidates = self._candidates(result, query_vector)
+            evidence = signals(result, self.retriever.index, query_vector)
+            conf = confidence(evidence, self.settings)
+            abstained = not candidates or conf < self.settings.abstain_threshold
+            chosen = [] if abstained else self._select(candidates)
+            sentences, citations = _cite(chosen)
+        with timed(timings, "script"):
+            convert = to_traditional if is_traditional(question) else to_simplified
+            for s in sentences:
+                s.text = convert(s.source)
+            scope = convert(_scope(citations))
+        return Answer(question, sentences, citations, abstained, conf, scope, result, timings, evidence)
+
+    def _candidates(self, result: SearchResult, query_vector: np.ndarray) -> list[_Candidate]:
+        table = self.retriever.index.sentences
+        lexical = self.retriever.index.lexical
+        out = []
+        for passage in result.passages:
+            chunk = passage.chunk
+            rows = table.within(chunk.doc_id, chunk.start, chunk.end)
+            if not rows:
+                continue
+            cosines = table.vectors[[r.row for r in rows]] @ query_vector
+            for span, cos in zip(rows, cosines.tolist(), strict=True):
+                text = chunk.text[span.start - chunk.start : span.end - chunk.start]
+                if _cjk_count(text) < _MIN_SENTENCE_CJK or text.rstrip().endswith((":", "：")):
+                    continue
+                overlap = coverage(result.query_terms, [text], lexical)
+                score = cos + self.settings.answer_overlap_weight * overlap + 0.02 * passage.score
+                out.append(_Candidate(passage, span.start, span.end, text, score))
+        return sorted(out, key=lambda c: -c.score)
+
+    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        chosen: list[_Candidate] = []
+        used = 0
+        floor = candidates[0].score - self.settings.answer_margin
+        for cand in candidates:
+            if len(chosen) >= self.settings.answer_max_sentences or cand.score < floor:
+                break
+            if chosen and used + len(cand.text) > self.settings.answer_max_chars:
+                continue
+            if any(_similar(cand.text, c.text) for c in chosen):
+                continue
+            chosen.append(cand)
+            used += len(cand.text)
+        # Readable order: by source passage, then as the source has them.
+        return sorted(chosen, key=lambda c: (c.passage.rank, c.start))
+
+
+def _cite(chosen: list[_Candidate]) -> tuple[list[AnswerSentence], list[Citation]]:
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    sentences = []
+    for cand in chosen:
+        key = id(cand.passage)
+        if key not in numbers:
+            numbers[key] = len(citations) + 1
+            citations.append(Citation(numbers[key], cand.passage))
+        sentences.append(
+            AnswerSentence(
+                cand.text, cand.text, numbers[key], cand.passage.chunk.doc_id, cand.start, cand.end
+            )
+        )
+    return sentences, citations
+
+
+def _scope(citations: list[Citation]) -> str:
+    """Rules differ by city and year, so say where and when each cited source speaks of."""
+    parts = []
+    for c in citations:
+        chunk = c.passage.chunk
+        where = "，".join(x for x in (chunk.region, chunk.date) if x)
+        if where:
+            parts.append(f"[{c.n}] {where}")
+    return f"（来源地区/日期：{'；'.join(parts)}）" if parts else ""
+
+
+def _similar(a: str, b: str) -> bool:
+    grams_a, grams_b = _bigrams(fold(a)), _bigrams(fold(b))
+    if not grams_a or not grams_b:
+        return fold(a) == fold(b)
+    return len(grams_a & grams_b) / min(len(grams_a), len(grams_b)) > _NEAR_DUPLICATE
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = [ch for ch in text if ch.isalnum()]
+    return {a + b for a, b in pairwise(chars)}
+
+
+def _cjk_count(text: str) -> int:
+    return sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")

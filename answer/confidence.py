@@ -1,0 +1,46 @@
+"""Whether the retrieved passages answer the question at all.
+
+multilingual-e5 cosines bunch between ~0.8 and ~0.95 for anything Chinese, so a cosine cut-off
+alone cannot tell "about 医保" from "about cooking". Confidence mixes it with lexical evidence:
+the idf-weighted share of the question's terms that the top passages contain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index.lexical import BM25
+from index.retriever import SearchResult
+from index.store import StoredIndex
+from index.textnorm import fold
+from settings import Settings
+
+
+def signals(result: SearchResult, index: StoredIndex, query_vector: np.ndarray) -> dict[str, float]:
+    """The raw evidence: best passage cosine and idf-weighted term coverage of the top passages."""
+    top = result.passages[:3]
+    if not top:
+        return {"cosine": 0.0, "coverage": 0.0}
+    cosine = max(float((index.vectors[list(p.rows)] @ query_vector).max()) for p in top)
+    return {
+        "cosine": cosine,
+        "coverage": coverage(result.query_terms, [p.chunk.text for p in top], index.lexical),
+    }
+
+
+def coverage(terms: list[str], texts: list[str], lexical: BM25) -> float:
+    """Idf-weighted share of ``terms`` found in ``texts`` (rare terms count most)."""
+    terms = list(dict.fromkeys(terms))
+    total = sum(lexical.idf(t) for t in terms)
+    if total <= 0:
+        return 0.0
+    folded = fold("\n".join(texts))
+    return sum(lexical.idf(t) for t in terms if t in folded) / total
+
+
+def confidence(evidence: dict[str, float], settings: Settings) -> float:
+    """0..1; the answer abstains below ``settings.abstain_threshold`` (calibrated by `yibao eval`)."""
+    lo, hi = settings.cosine_floor, settings.cosine_ceiling
+    cosine = min(1.0, max(0.0, (evidence["cosine"] - lo) / (hi - lo)))
+    w = settings.coverage_weight
+    return (1 - w) * cosine + w * evidence["coverage"]

@@ -1,0 +1,121 @@
+"""Retrieval quality on a dataset in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+
+The passages go through the same chunker, model and retriever as the corpus; a chunk maps back
+to its passage ``_id`` and a passage ranks where its best chunk ranks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from eval import metrics
+from index import dense, store
+from index.build import chunker_config, embed_index
+from index.embedder import Embedder
+from index.retriever import Retriever
+from ingest.pipeline import chunk_document
+from ingest.records import Document
+from settings import Settings
+
+DEPTH = 100
+
+
+@dataclass
+class BeirSet:
+    corpus: dict[str, str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirSet:
+    corpus = {}
+    for rec in _jsonl(folder / "corpus.jsonl"):
+        title, text = rec.get("title") or "", rec.get("text") or ""
+        corpus[str(rec["_id"])] = f"{title}\n{text}".strip() if title else text
+    queries = {str(rec["_id"]): rec["text"] for rec in _jsonl(folder / "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader, None)
+        if not header or header[:2] != ["query-id", "corpus-id"]:
+            raise ValueError(f"{folder}/qrels/{split}.tsv: expected the header 'query-id corpus-id score'")
+        for row in reader:
+            if len(row) >= 3 and int(row[2]) > 0:
+                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    return BeirSet(corpus, {q: t for q, t in queries.items() if q in qrels}, qrels)
+
+
+def evaluate_beir(
+    folder: Path,
+    settings: Settings,
+    embedder: Embedder,
+    modes: tuple[str, ...] = ("hybrid",),
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict:
+    data = load_beir(folder)
+    started = time.perf_counter()
+    chunks = []
+    for doc_id, text in data.corpus.items():
+        doc = Document(doc_id, text, hashlib.sha256(text.encode()).hexdigest())
+        chunks.extend(chunk_document(doc, settings)[0])
+    manifest = store.Manifest(
+        model=embedder.name,
+        model_fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        chunker=chunker_config(settings),
+        files={},
+        counts={"documents": len(data.corpus), "chunks": len(chunks)},
+        index_kind=dense.choose_kind(len(chunks)),
+    )
+    index, _ = embed_index(chunks, embedder, manifest, sentences=False, progress=progress)
+    build_seconds = time.perf_counter() - started
+    retriever = Retriever(index, embedder, settings)
+    query_ids = sorted(data.queries)[:limit] if limit else sorted(data.queries)
+    results = {}
+    for mode in modes:
+        rows = [
+            _score(retriever, mode, data, qid)
+            for qid in tqdm(query_ids, desc=f"beir {mode}", unit="q", disable=not progress)
+        ]
+        results[mode] = {
+            key: round(metrics.mean(r[key] for r in rows), 4)
+            for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+        }
+    return {
+        "dataset": str(folder),
+        "queries": len(query_ids),
+        "passages": len(data.corpus),
+        "chunks": len(chunks),
+        "index_seconds": round(build_seconds, 1),
+        "results": results,
+    }
+
+
+def _score(retriever: Retriever, mode: str, data: BeirSet, qid: str) -> dict[str, float]:
+    ranked: list[str] = []
+    for p in retriever.search(data.queries[qid], DEPTH, mode).passages:
+        if p.chunk.doc_id not in ranked:
+            ranked.append(p.chunk.doc_id)
+    judged = data.qrels[qid]
+    gains = [float(judged.get(doc_id, 0)) for doc_id in ranked]
+    relevant = [g > 0 for g in gains]
+    hits = [{doc_id} if judged.get(doc_id, 0) > 0 else set() for doc_id in ranked]
+    return {
+        "ndcg@10": metrics.ndcg_at_k_graded(gains, list(judged.values()), 10),
+        "recall@10": metrics.recall_at_k(hits, len(judged), 10),
+        "recall@100": metrics.recall_at_k(hits, len(judged), 100),
+        "mrr@10": metrics.mrr_at_k(relevant, 10),
+    }
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,1 @@
+"""Embeds, stores and retrieves chunks."""

@@ -1,0 +1,191 @@
+"""Corpus → chunks → vectors → a new stored index, re-embedding only what changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index import dense, store
+from index.embedder import Embedder
+from index.lexical import BM25
+from index.sentences import SentenceTable, sentence_spans_of, span_texts
+from index.textnorm import tokenize
+from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
+from ingest.records import Chunk, SkippedFile
+from ingest.sentences import split_long_sentence, split_sentences
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+ANSWER_SENTENCE_MAX_CHARS = 160
+
+
+@dataclass
+class BuildReport:
+    files_read: int
+    skipped: list[SkippedFile]
+    sections: int
+    chunks: int
+    embedded: int
+    reused: int
+    removed_docs: list[str] = field(default_factory=list)
+    changed_docs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    unchanged: bool = False
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"files read: {self.files_read}, skipped: {len(self.skipped)}",
+            *(f"  skipped {s.path}: {s.reason}" for s in self.skipped),
+            f"sections: {self.sections}, chunks: {self.chunks} "
+            f"(embedded {self.embedded}, reused {self.reused})",
+        ]
+        if self.changed_docs:
+            lines.append(f"new or changed: {', '.join(self.changed_docs)}")
+        if self.removed_docs:
+            lines.append(f"removed: {', '.join(self.removed_docs)}")
+        if self.unchanged:
+            lines.append("corpus unchanged: index kept as it is")
+        lines.append(f"seconds: {self.seconds:.2f}, chunks/s: {self.chunks_per_second:.1f}")
+        return "\n".join(lines)
+
+
+def chunker_config(settings: Settings) -> dict:
+    return {
+        "chunk_min": settings.chunk_min,
+        "chunk_max": settings.chunk_max,
+        "chunk_overlap": settings.chunk_overlap,
+        "version": CHUNKER_VERSION,
+    }
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False
+) -> BuildReport:
+    """Bring the stored index in line with the corpus dir; a no-op when nothing changed."""
+    started = time.perf_counter()
+    with store.ingest_lock(settings.index_dir):
+        result = ingest_corpus(settings)
+        files = {doc.doc_id: doc.sha256 for doc in result.documents}
+        config = chunker_config(settings)
+        previous = None if rebuild else _reusable(settings, embedder)
+        old_files = previous.manifest.files if previous else {}
+        report = BuildReport(
+            files_read=len(result.documents),
+            skipped=result.skipped,
+            sections=result.sections,
+            chunks=len(result.chunks),
+            embedded=0,
+            reused=0,
+            removed_docs=sorted(set(old_files) - set(files)),
+            changed_docs=sorted(d for d, sha in files.items() if old_files.get(d) != sha),
+        )
+        if previous is not None and old_files == files and previous.manifest.chunker == config:
+            report.unchanged = True
+            report.reused = len(previous)
+            report.seconds = time.perf_counter() - started
+            return report
+
+        manifest = store.Manifest(
+            model=embedder.name,
+            model_fingerprint=embedder.fingerprint,
+            dim=embedder.dim,
+            chunker=config,
+            files=files,
+            counts={
+                "documents": len(result.documents),
+                "skipped": len(result.skipped),
+                "sections": result.sections,
+                "chunks": len(result.chunks),
+            },
+            index_kind=dense.choose_kind(len(result.chunks)),
+        )
+        index, report.embedded = embed_index(
+            result.chunks, embedder, manifest, known=_known_vectors(previous), progress=progress
+        )
+        report.reused = len(index.chunks) + len(index.sentences) - report.embedded
+        store.write_index(settings.index_dir, index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def embed_index(
+    chunks: list[Chunk],
+    embedder: Embedder,
+    manifest: store.Manifest,
+    *,
+    known: dict[str, np.ndarray] | None = None,
+    sentences: bool = True,
+    progress: bool = False,
+) -> tuple[store.StoredIndex, int]:
+    """An in-memory index over ``chunks`` (and their sentences, for quoting), embedding only the
+    texts not in ``known``; also returns how many texts were embedded."""
+    spans = sentence_spans_of(chunks, _answer_sentences) if sentences else []
+    texts = [chunk.embed_text for chunk in chunks] + span_texts(chunks, spans)
+    vectors, embedded = _embed_reusing(texts, known or {}, embedder, progress)
+    chunk_vectors = vectors[: len(chunks)]
+    tokens = [tokenize(chunk.embed_text) for chunk in chunks]
+    index = store.StoredIndex(
+        manifest=manifest,
+        chunks=chunks,
+        tokens=tokens,
+        vectors=chunk_vectors,
+        dense=dense.build(chunk_vectors, manifest.index_kind),
+        lexical=BM25().fit(tokens),
+        sentences=SentenceTable(spans, vectors[len(chunks) :]),
+    )
+    return index, embedded
+
+
+def _answer_sentences(text: str) -> list[tuple[int, int]]:
+    # Quotes stay short: an over-long sentence is cut at its commas.
+    return [
+        piece
+        for span in split_sentences(text)
+        for piece in split_long_sentence(text, span, ANSWER_SENTENCE_MAX_CHARS)
+    ]
+
+
+def _reusable(settings: Settings, embedder: Embedder) -> store.StoredIndex | None:
+    """The live index when its vectors can be reused, else None (and why, in the log)."""
+    try:
+        return store.load_index(settings.index_dir, embedder.name, embedder.fingerprint, embedder.dim)
+    except store.IndexMissing:
+        return None
+    except store.IndexStoreError as exc:
+        log.warning("building from scratch: %s", exc)
+        return None
+
+
+def _known_vectors(previous: store.StoredIndex | None) -> dict[str, np.ndarray]:
+    """Vectors of the live index by the text they embed: a vector depends on its text alone."""
+    if previous is None:
+        return {}
+    known = {c.embed_text: previous.vectors[i] for i, c in enumerate(previous.chunks)}
+    texts = span_texts(previous.chunks, [(s.doc_id, s.start, s.end) for s in previous.sentences.spans])
+    known.update(zip(texts, previous.sentences.vectors, strict=True))
+    return known
+
+
+def _embed_reusing(
+    texts: list[str], known: dict[str, np.ndarray], embedder: Embedder, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only those not in ``known``; also returns how many."""
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    todo = []
+    for i, text in enumerate(texts):
+        vector = known.get(text)
+        if vector is None:
+            todo.append(i)
+        else:
+            vectors[i] = vector
+    if todo:
+        vectors[todo] = embedder.encode_passages([texts[i] for i in todo], progress=progress)
+    return vectors, len(todo)

@@ -1,0 +1,241 @@
+"""The on-disk index: versioned folders swapped in by renaming a pointer file.
+
+Layout under the index dir::
+
+    CURRENT              name of the live version folder (replaced atomically)
+    v<time>-<pid>/       manifest.json, chunks.jsonl, vectors.npy, dense.faiss,
+                         sentences.json, sentence_vectors.npy
+    .ingest.lock         held by the one ingest allowed at a time
+
+A killed ingest leaves at worst an unfinished version folder that CURRENT never named, so
+the previous index stays intact and loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.lexical import BM25
+from index.sentences import SentenceTable
+from ingest.records import Chunk
+
+FORMAT_VERSION = 1
+_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "sentences.json", "sentence_vectors.npy")
+
+
+class IndexStoreError(RuntimeError):
+    """A problem with the stored index, worded for the person running the command."""
+
+
+class IndexMissing(IndexStoreError):
+    pass
+
+
+class IndexMismatch(IndexStoreError):
+    pass
+
+
+class IndexCorrupt(IndexStoreError):
+    pass
+
+
+class IngestLocked(IndexStoreError):
+    pass
+
+
+@dataclass
+class Manifest:
+    model: str
+    model_fingerprint: str
+    dim: int
+    chunker: dict
+    files: dict[str, str]
+    counts: dict[str, int]
+    index_kind: str
+    format_version: int = FORMAT_VERSION
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    def mismatch(self, model: str, fingerprint: str, dim: int) -> str | None:
+        """Why this index cannot serve the configured model, or None when it can."""
+        if self.format_version != FORMAT_VERSION:
+            return f"index format {self.format_version}, this program reads format {FORMAT_VERSION}"
+        if self.model != model or self.model_fingerprint != fingerprint:
+            return (
+                f"index built with model {self.model!r} (fingerprint {self.model_fingerprint}), "
+                f"configured model is {model!r} (fingerprint {fingerprint})"
+            )
+        if self.dim != dim:
+            return f"index has {self.dim}-dimensional vectors, the model gives {dim}"
+        return None
+
+
+@dataclass
+class StoredIndex:
+    """A loaded index: chunk records, their vectors, the FAISS index, BM25 over their terms and
+    the sentence table the answer composer quotes from."""
+
+    manifest: Manifest
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    vectors: np.ndarray
+    dense: faiss.Index
+    lexical: BM25
+    sentences: SentenceTable
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+def current_version(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    return index_dir / name if name else None
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The live index's manifest, or None when there is no index yet."""
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    try:
+        return Manifest(**json.loads((version / "manifest.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorrupt(_corrupt_message(version / "manifest.json", exc)) from None
+
+
+def write_index(index_dir: Path, index: StoredIndex) -> Path:
+    """Write a complete new version beside the live one, then point CURRENT at it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    version = index_dir / f"v{time.time_ns()}-{os.getpid()}"
+    version.mkdir()
+    with open(version / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for chunk, terms in zip(index.chunks, index.tokens, strict=True):
+            fh.write(json.dumps({**chunk.to_dict(), "tokens": terms}, ensure_ascii=False) + "\n")
+    np.save(version / "vectors.npy", np.ascontiguousarray(index.vectors, dtype=np.float32))
+    faiss.write_index(index.dense, str(version / "dense.faiss"))
+    spans = [[s.doc_id, s.start, s.end] for s in index.sentences.spans]
+    (version / "sentences.json").write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
+    np.save(version / "sentence_vectors.npy", np.ascontiguousarray(index.sentences.vectors, dtype=np.float32))
+    manifest = index.manifest
+    manifest.checksums = {name: _sha256(version / name) for name in _FILES}
+    _write_synced(version / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
+    for name in _FILES:
+        _fsync(version / name)
+    previous = current_version(index_dir)
+    _write_synced(index_dir / "CURRENT.tmp", version.name)
+    os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
+    _fsync(index_dir)
+    _remove_old_versions(index_dir, keep={version.name, previous.name if previous else ""})
+    return version
+
+
+def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> StoredIndex:
+    """Load and verify the live index; every failure is an IndexStoreError with a way out."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexMissing(f"no index in {index_dir}: run `yibao ingest` to build one")
+    version = current_version(index_dir)
+    assert version is not None
+    reason = manifest.mismatch(model, fingerprint, dim)
+    if reason:
+        raise IndexMismatch(f"{reason}. Rebuild it with `yibao ingest --rebuild`.")
+    for name in _FILES:
+        path = version / name
+        if not path.exists() or _sha256(path) != manifest.checksums.get(name):
+            raise IndexCorrupt(_corrupt_message(path, "missing or checksum mismatch"))
+    try:
+        chunks, tokens = [], []
+        with open(version / "chunks.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                tokens.append(record.pop("tokens"))
+                chunks.append(Chunk.from_dict(record))
+        vectors = np.load(version / "vectors.npy", mmap_mode="r")
+        index = faiss.read_index(str(version / "dense.faiss"))
+        spans = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
+        sentences = SentenceTable([tuple(x) for x in spans], np.load(version / "sentence_vectors.npy"))
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexCorrupt(_corrupt_message(version, exc)) from None
+    if not (len(chunks) == len(vectors) == index.ntotal) or len(sentences.spans) != len(sentences.vectors):
+        raise IndexCorrupt(_corrupt_message(version, "record, vector and FAISS counts differ"))
+    return StoredIndex(manifest, chunks, tokens, vectors, index, BM25().fit(tokens), sentences, version)
+
+
+@contextlib.contextmanager
+def ingest_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time; a second ingest is refused with the holder's pid."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".ingest.lock", "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise IngestLocked(
+                f"another ingest is running ({holder}); wait for it to finish and run again"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_old_versions(index_dir: Path, keep: set[str]) -> None:
+    # The previous version stays so that requests still reading it finish cleanly; folders
+    # left by killed ingests are swept here.
+    for old in index_dir.iterdir():
+        if old.is_dir() and old.name.startswith("v") and old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _corrupt_message(path: Path, detail: object) -> str:
+    return (
+        f"the index file {path} is damaged ({detail}). Rebuild it with `yibao ingest --rebuild` "
+        "or restore the data dir from a backup."
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,52 @@
+"""Corpus directory → documents → chunks. Pure: no embedding and no index (those live in index/)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ingest.chunker import chunk_block
+from ingest.readers import iter_corpus_files, read_document
+from ingest.records import Chunk, Document, IngestResult, SkippedFile
+from ingest.structure import parse_structure
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
+    """Every readable corpus file as a Document; the others are skipped with a warning, never fatal."""
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"corpus directory not found: {corpus_dir}")
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for path in iter_corpus_files(corpus_dir):
+        result = read_document(path, corpus_dir)
+        if isinstance(result, SkippedFile):
+            log.warning("skipping corpus file %s: %s", result.path, result.reason)
+            skipped.append(result)
+        else:
+            documents.append(result)
+    return documents, skipped
+
+
+def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int]:
+    """The chunks of one document and the number of sections (heading blocks) they came from."""
+    structure = parse_structure(doc.text)
+    chunks: list[Chunk] = []
+    sections = 0
+    for block in structure.blocks:
+        block_chunks = chunk_block(doc.doc_id, doc.text, block, settings)
+        sections += bool(block_chunks)
+        chunks.extend(block_chunks)
+    return chunks, sections
+
+
+def ingest_corpus(settings: Settings) -> IngestResult:
+    documents, skipped = read_corpus(settings.corpus_dir)
+    result = IngestResult(documents=documents, skipped=skipped)
+    for doc in documents:
+        chunks, sections = chunk_document(doc, settings)
+        result.chunks.extend(chunks)
+        result.sections += sections
+    return result

@@ -1,0 +1,72 @@
+"""The loaded model and index behind every request, swapped for a new index without a restart."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from answer.compose import Answerer
+from index import store
+from index.embedder import Embedder
+from index.loader import open_retriever
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Requests read ``self.answerer`` once; a reload replaces it whole, so a request in flight
+    finishes on the index it started with."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._reload_lock = threading.Lock()
+        self.answerer = Answerer(open_retriever(settings, embedder), settings)
+        self._version = self.answerer.retriever.index.path
+
+    @classmethod
+    def start(cls, settings: Settings) -> Engine:
+        """Load the model once, build the index if there is none, and warm both up."""
+        engine = cls(settings, Embedder.load(settings))
+        engine.answerer.ask("医保卡余额怎么查")
+        return engine
+
+    @property
+    def version(self) -> Path | None:
+        return self._version
+
+    def reload_if_changed(self) -> bool:
+        """Switch to the index that `yibao ingest` wrote last, if it is not the one in use.
+
+        A damaged new index is logged and the current one kept serving."""
+        live = store.current_version(self.settings.index_dir)
+        if live is None or live == self._version:
+            return False
+        with self._reload_lock:
+            if live == self._version:
+                return False
+            try:
+                fresh = Answerer(
+                    open_retriever(self.settings, self.embedder, build_if_missing=False), self.settings
+                )
+            except store.IndexStoreError as exc:
+                log.error("kept serving %s: the new index could not be loaded: %s", self._version, exc)
+                return False
+            self.answerer = fresh
+            self._version = fresh.retriever.index.path
+            log.info("switched to index %s (%d chunks)", self._version, len(fresh.retriever.index))
+            return True
+
+    def health(self) -> dict:
+        index = self.answerer.retriever.index
+        return {
+            "status": "ok",
+            "index_loaded": True,
+            "chunks": len(index),
+            "documents": index.manifest.counts.get("documents", 0),
+            "index_version": index.path.name if index.path else None,
+            "index_created_at": index.manifest.created_at,
+            "model": self.embedder.name,
+        }

@@ -1,0 +1,1 @@
+"""One router per feature: the JSON API and the HTML pages."""

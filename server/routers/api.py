@@ -1,0 +1,95 @@
+"""The JSON API: /api/ask, /api/search, /healthz and the admin reload."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
+
+from server.deps import get_engine, get_settings
+from server.engine import Engine
+from server.validation import BadQuestion, clean_question, clean_top_k
+from settings import Settings
+
+router = APIRouter()
+
+_ASK_EXAMPLE = {"question": "医保卡余额怎么查", "top_k": 5}
+
+
+@router.post("/api/ask", summary="Answer a question with cited sentences")
+def ask(
+    body: Annotated[dict[str, Any], Body(examples=[_ASK_EXAMPLE])],
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> dict:
+    """Body: ``{"question": str, "top_k": int (1–50, optional)}``."""
+    unknown = set(body) - {"question", "top_k"}
+    try:
+        if unknown:
+            raise BadQuestion(f"未知字段 / unknown fields: {', '.join(sorted(unknown))}")
+        question = clean_question(body.get("question"), settings)
+        top_k = clean_top_k(body.get("top_k"), settings)
+    except BadQuestion as exc:
+        raise HTTPException(422, str(exc)) from None
+    return engine.answerer.ask(question, top_k).to_dict()
+
+
+@router.get("/api/search", summary="Ranked passages for a query (the passages answers are built from)")
+def search(
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    q: Annotated[str, Query(description="the question")] = "",
+    k: Annotated[int | None, Query(description="how many passages, 1–50")] = None,
+    retriever: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
+) -> dict:
+    try:
+        question = clean_question(q, settings)
+        top_k = clean_top_k(k, settings)
+    except BadQuestion as exc:
+        raise HTTPException(422, str(exc)) from None
+    result = engine.answerer.retriever.search(question, top_k, retriever)
+    return {
+        "query": result.query,
+        "retriever": result.mode,
+        "passages": [
+            {
+                "rank": p.rank,
+                "doc": p.chunk.doc_id,
+                "title": p.chunk.title,
+                "section": p.chunk.section,
+                "date": p.chunk.date,
+                "region": p.chunk.region,
+                "start": p.chunk.start,
+                "end": p.chunk.end,
+                "text": p.chunk.text,
+                "score": round(p.score, 4),
+                "dense_rank": p.dense_rank,
+                "dense_score": None if p.dense_score is None else round(p.dense_score, 4),
+                "lexical_rank": p.lexical_rank,
+                "lexical_score": None if p.lexical_score is None else round(p.lexical_score, 4),
+                "matched_terms": list(p.matched_terms),
+            }
+            for p in result.passages
+        ],
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }
+
+
+@router.get("/healthz", summary="Index loaded, chunk count, model")
+def healthz(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
+    return engine.health()
+
+
+@router.post("/api/admin/reload", summary="Switch to the newest index (needs YIBAO_ADMIN_TOKEN)")
+def reload(
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str, Header()] = "",
+) -> dict:
+    if not settings.admin_token:
+        raise HTTPException(403, "管理操作未启用 / admin actions are disabled (set YIBAO_ADMIN_TOKEN)")
+    if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.admin_token}".encode()):
+        raise HTTPException(401, "令牌无效 / missing or wrong admin token")
+    switched = engine.reload_if_changed()
+    return {"reloaded": switched, **engine.health()}

@@ -1,0 +1,50 @@
+"""The HTML pages: the question box, the answer with its sources, and the latest eval report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from server.deps import get_engine, get_settings
+from server.engine import Engine
+from server.highlight import segments
+from server.validation import BadQuestion, clean_question
+from settings import Settings
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+templates.env.globals["segments"] = segments
+
+EXAMPLES = ("医保卡余额怎么查", "醫保卡餘額能不能提現", "在厦门交的医保去其他城市能用吗", "家庭共济怎么绑定")
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(
+    request: Request,
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    q: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    context: dict = {"q": q or "", "examples": EXAMPLES, "answer": None, "error": None}
+    status = 200
+    if q is not None and q.strip():
+        try:
+            context["answer"] = engine.answerer.ask(clean_question(q, settings))
+        except BadQuestion as exc:
+            context["error"], status = str(exc), 422
+    return templates.TemplateResponse(request, "index.html", context, status_code=status)
+
+
+@router.get("/eval", response_class=HTMLResponse, include_in_schema=False)
+def eval_report(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
+    """The report that `yibao eval` wrote last; the server only reads it, it never runs the evaluator."""
+    path = settings.eval_report.with_suffix(".html")
+    try:
+        report = path.read_text(encoding="utf-8")
+    except OSError:
+        report = None
+    return templates.TemplateResponse(request, "eval.html", {"report": report, "path": str(path)})
