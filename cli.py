@@ -10,8 +10,15 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from settings import Settings
+from settings import ROOT, Settings
+
+if TYPE_CHECKING:
+    from index.retriever import Retriever
 
 log = logging.getLogger("yibao")
 
@@ -57,13 +64,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None, help="how many passages to draw from")
     p.add_argument("--json", action="store_true", help="print the API's JSON")
 
+    p = command("eval", _eval, "measure retrieval and answer quality on a question set or a BEIR dataset")
+    p.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.jsonl")
+    p.add_argument("--retriever", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    p.add_argument("--k", type=int, default=10, help="cut-off for hit/mrr/ndcg/recall (default 10)")
+    p.add_argument("--compare", action="store_true", help="dense, lexical, hybrid and hybrid without MMR")
+    p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR-layout dataset instead of the questions")
+    p.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    p.add_argument(
+        "--calibrate", action="store_true", help="print the abstain threshold these questions give"
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON report here")
+    p.add_argument("--html", type=Path, metavar="OUT", help="also write the HTML report here")
+
     p = command("serve", _serve, "serve the web pages and the API (builds the index first if missing)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     return parser
 
 
-def _retriever(settings: Settings):
+def _retriever(settings: Settings) -> Retriever:
     from index.embedder import Embedder
     from index.loader import open_retriever
 
@@ -105,6 +125,82 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         meta = "，".join(x for x in (chunk.region, chunk.date) if x)
         print(f"[{c.n}] {chunk.doc_id} · {chunk.section}" + (f" ({meta})" if meta else ""))
     print(answer.disclaimer)
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval import report
+
+    if args.beir:
+        return _eval_beir(args, settings)
+    from answer.compose import Answerer
+    from eval.questions import load_questions
+    from eval.run_questions import calibrate, evaluate
+    from index.retriever import Retriever
+
+    questions = load_questions(args.questions)[: args.limit]
+    retriever = _retriever(settings)
+    if args.compare:
+        variants = [(m, m, settings) for m in ("dense", "lexical", "hybrid")]
+        variants.append(("hybrid-no-mmr", "hybrid", replace(settings, mmr_lambda=1.0)))
+    else:
+        variants = [(args.retriever, args.retriever, settings)]
+    runs = []
+    for name, mode, conf in variants:
+        answerer = Answerer(Retriever(retriever.index, retriever.embedder, conf), conf)
+        run = evaluate(answerer, questions, mode, args.k, progress=True)
+        run["config"] = _eval_config(name, mode, conf, retriever, args)
+        runs.append(run)
+    main_run = next((r for r in runs if r["config"]["name"] == "hybrid"), runs[0])
+    result = {**main_run, "compare": [{"config": r["config"], "metrics": r["metrics"]} for r in runs]}
+    print(report.table(runs))
+    if args.calibrate:
+        print(f"calibrated abstain threshold: {calibrate(main_run['per_question'])}")
+    report.write_json(result, settings.eval_report)
+    report.write_html(result, settings.eval_report.with_suffix(".html"), standalone=False)
+    if args.json:
+        report.write_json(result, args.json)
+    if args.html:
+        report.write_html(result, args.html)
+    print(f"report: {settings.eval_report} (shown at /eval)")
+    return 0
+
+
+def _eval_config(
+    name: str, mode: str, conf: Settings, retriever: Retriever, args: argparse.Namespace
+) -> dict:
+    manifest = retriever.index.manifest
+    return {
+        "name": name,
+        "retriever": mode,
+        "model": manifest.model,
+        "chunking": manifest.chunker,
+        "chunks": len(retriever.index),
+        "k": args.k,
+        "top_k": conf.top_k,
+        "mmr_lambda": conf.mmr_lambda,
+        "rrf_k": conf.rrf_k,
+        "abstain_threshold": conf.abstain_threshold,
+        "questions": str(args.questions),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.beir import evaluate_beir
+    from eval.report import BEIR_KEYS, table, write_json
+    from index.embedder import Embedder
+
+    modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
+    result = evaluate_beir(args.beir, settings, Embedder.load(settings), modes, args.limit)
+    runs = [{"config": {"name": m}, "metrics": result["results"][m]} for m in modes]
+    print(
+        f"{result['dataset']}: {result['queries']} queries, {result['passages']} passages, "
+        f"{result['chunks']} chunks, indexed in {result['index_seconds']} s"
+    )
+    print(table(runs, BEIR_KEYS))
+    if args.json:
+        write_json(result, args.json)
     return 0
 
 

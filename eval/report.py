@@ -1,0 +1,87 @@
+"""The evaluation report: a terminal table, the JSON file and an HTML page people can read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+TABLE_KEYS = (
+    "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "answer_evidence_rate",
+    "citation_precision", "abstain_recall", "false_abstain_rate", "latency_p50_ms", "latency_p95_ms",
+)  # fmt: skip
+BEIR_KEYS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+_COLOURS = ("#0b6bcb", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c")
+
+_env = Environment(loader=PackageLoader("eval", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def table(runs: list[dict], keys: tuple[str, ...] = TABLE_KEYS) -> str:
+    """Runs side by side, one metric a row (fits a terminal even with several settings)."""
+    names = [run["config"]["name"] for run in runs]
+    width = max(len(k) for k in keys) + 2
+    cols = [max(10, len(n) + 2) for n in names]
+    lines = ["metric".ljust(width) + "".join(n.rjust(c) for n, c in zip(names, cols, strict=True))]
+    for key in keys:
+        cells = [_fmt(run["metrics"].get(key)).rjust(c) for run, c in zip(runs, cols, strict=True)]
+        lines.append(key.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def html_fragment(report: dict) -> str:
+    """The report body; the server's /eval page embeds it in its own layout."""
+    runs = report.get("compare") or [report]
+    rows = sorted(report["per_question"], key=_failure_order)
+    return _env.get_template("report.html").render(
+        report=report, runs=runs, keys=TABLE_KEYS, rows=rows, chart=_chart(runs), fmt=_fmt
+    )
+
+
+def html_page(report: dict) -> str:
+    """A standalone page for ``--html OUT`` (its own styles: it is opened from disk)."""
+    return _env.get_template("page.html").render(body=html_fragment(report))
+
+
+def write_html(report: dict, path: Path, standalone: bool = True) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html_page(report) if standalone else html_fragment(report), encoding="utf-8")
+
+
+def _failure_order(row: dict) -> tuple:
+    # Failures first: answerable but not found (or abstained), then unanswerable that answered.
+    rank = row["first_relevant_rank"]
+    if row["answerable"]:
+        failed = rank is None or row["abstained"] or not row["answer_has_evidence"]
+        return (0 if failed else 2, -(rank or 99))
+    return (1 if not row["abstained"] else 3, 0)
+
+
+def _chart(runs: list[dict], width: int = 560, height: int = 260, pad: int = 36) -> dict:
+    """Polyline points for recall@k, k = 1…20, one line per run (drawn as inline SVG)."""
+    lines = []
+    for i, run in enumerate(runs):
+        curve = run["metrics"].get("recall_curve", [])
+        n = max(len(curve) - 1, 1)
+        points = " ".join(
+            f"{pad + (width - 2 * pad) * j / n:.1f},{height - pad - (height - 2 * pad) * v:.1f}"
+            for j, v in enumerate(curve)
+        )
+        lines.append({"name": run["config"]["name"], "points": points, "colour": _COLOURS[i % len(_COLOURS)]})
+    ticks = [{"y": height - pad - (height - 2 * pad) * t / 4, "label": f"{t / 4:.2f}"} for t in range(5)]
+    return {"width": width, "height": height, "pad": pad, "lines": lines, "ticks": ticks}
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
+    return str(value)

@@ -1,0 +1,58 @@
+"""Sentence spans: where sentences end, and how an over-long one is cut."""
+
+from __future__ import annotations
+
+from ingest.sentences import is_lead_in, split_long_sentence, split_sentences
+
+
+def _texts(text: str) -> list[str]:
+    return [text[start:end] for start, end in split_sentences(text)]
+
+
+def test_splits_on_full_and_half_width_ends_and_line_ends() -> None:
+    text = "第一句。第二句!第三句?第四句;第五句；第六句！\n第七句没有标点\n  第八句？"
+    assert _texts(text) == ["第一句。", "第二句!", "第三句?", "第四句;", "第五句；", "第六句！", "第七句没有标点", "第八句？"]
+
+
+def test_decimal_points_and_list_markers_do_not_end_sentences() -> None:
+    text = "报销额度为1.5万元,按1.2倍计算。1. 官方网站查询\n2.支付宝查询"
+    assert _texts(text) == ["报销额度为1.5万元,按1.2倍计算。", "1. 官方网站查询", "2.支付宝查询"]
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    assert _texts("他说:“可以提取。”然后走了。") == ["他说:“可以提取。”", "然后走了。"]
+
+
+def test_spans_are_stripped_and_respect_bounds() -> None:
+    text = "  前言。  \n\n   正文第一句。正文第二句。  "
+    start = text.index("正文")
+    spans = split_sentences(text, start, len(text))
+    assert [text[s:e] for s, e in spans] == ["正文第一句。", "正文第二句。"]
+    assert all(not text[s].isspace() and not text[e - 1].isspace() for s, e in spans)
+
+
+def test_lead_in_sentences_end_with_a_colon() -> None:
+    text = "优点:操作简单。步骤："
+    spans = split_sentences(text)
+    assert [is_lead_in(text, span) for span in spans] == [False, True]
+
+
+def test_long_sentence_is_cut_at_commas_first() -> None:
+    text = "甲" * 30 + "，" + "乙" * 30 + "，" + "丙" * 30 + "。"
+    pieces = split_long_sentence(text, (0, len(text)), 70)
+    assert [text[s:e] for s, e in pieces] == ["甲" * 30 + "，" + "乙" * 30 + "，", "丙" * 30 + "。"]
+
+
+def test_long_sentence_without_pauses_is_hard_cut_without_losing_text() -> None:
+    text = "字" * 250
+    pieces = split_long_sentence(text, (0, len(text)), 100)
+    assert [e - s for s, e in pieces] == [100, 100, 50]
+    assert "".join(text[s:e] for s, e in pieces) == text
+
+
+def test_long_sentence_may_be_cut_at_spaces() -> None:
+    text = " ".join(["词语" * 10] * 6)  # 6 words of 20 chars, no punctuation
+    pieces = split_long_sentence(text, (0, len(text)), 50)
+    assert all(e - s <= 50 for s, e in pieces)
+    assert all(text[s:e].replace(" ", "") == text[s:e].replace(" ", "").strip() for s, e in pieces)
+    assert "".join(text[s:e] for s, e in pieces).replace(" ", "") == text.replace(" ", "")
