@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # FAISS reports at INFO each CPU-specific build it tries before the one that loads.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except ValueError as exc:

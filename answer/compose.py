@@ -16,9 +16,9 @@ from answer.records import Answer, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.textnorm import fold, is_traditional, to_simplified, to_traditional
 from index.timing import timed
+from ingest.records import SECTION_SEP
 from settings import Settings
 
-# A line such as 「优点:」 or 「电话查询」 is a label, not an answer.
 _MIN_SENTENCE_CJK = 6
 _NEAR_DUPLICATE = 0.6
 
@@ -70,9 +70,10 @@ class Answerer:
             if not rows:
                 continue
             cosines = table.vectors[[r.row for r in rows]] @ query_vector
+            headings = {fold(h) for h in chunk.section.split(SECTION_SEP)}
             for span, cos in zip(rows, cosines.tolist(), strict=True):
                 text = chunk.text[span.start - chunk.start : span.end - chunk.start]
-                if _cjk_count(text) < _MIN_SENTENCE_CJK or text.rstrip().endswith((":", "：")):
+                if not _quotable(text, headings):
                     continue
                 overlap = coverage(result.query_terms, [text], lexical)
                 score = cos + self.settings.answer_overlap_weight * overlap + 0.02 * passage.score
@@ -122,6 +123,16 @@ def _scope(citations: list[Citation]) -> str:
         if where:
             parts.append(f"[{c.n}] {where}")
     return f"（来源地区/日期：{'；'.join(parts)}）" if parts else ""
+
+
+def _quotable(text: str, headings: set[str]) -> bool:
+    """Labels (「优点:」), headings and questions restate the topic; they do not answer it."""
+    stripped = text.rstrip()
+    return (
+        _cjk_count(text) >= _MIN_SENTENCE_CJK
+        and not stripped.endswith((":", "：", "?", "？"))
+        and fold(stripped) not in headings
+    )
 
 
 def _similar(a: str, b: str) -> bool:

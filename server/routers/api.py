@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+import json
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from server.deps import get_engine, get_settings
 from server.engine import Engine
@@ -14,25 +16,51 @@ from settings import Settings
 
 router = APIRouter()
 
-_ASK_EXAMPLE = {"question": "医保卡余额怎么查", "top_k": 5}
+_ASK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["question"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "question": {"type": "string", "minLength": 1, "maxLength": 500},
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": 50},
+                    },
+                },
+                "example": {"question": "医保卡余额怎么查", "top_k": 5},
+            }
+        },
+    }
+}
 
 
-@router.post("/api/ask", summary="Answer a question with cited sentences")
-def ask(
-    body: Annotated[dict[str, Any], Body(examples=[_ASK_EXAMPLE])],
+@router.post("/api/ask", summary="Answer a question with cited sentences", openapi_extra=_ASK_BODY)
+async def ask(
+    request: Request,
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> dict:
-    """Body: ``{"question": str, "top_k": int (1–50, optional)}``."""
-    unknown = set(body) - {"question", "top_k"}
+    """Body: ``{"question": str, "top_k": int (1–50, optional)}``; any content type that holds JSON."""
+    # Parsed here rather than by FastAPI so that every malformed body gets one clear message.
     try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "请求体不是有效的 JSON / malformed JSON body") from None
+    try:
+        if not isinstance(body, dict):
+            raise BadQuestion("请求体必须是 JSON 对象 / body must be a JSON object")
+        unknown = set(body) - {"question", "top_k"}
         if unknown:
             raise BadQuestion(f"未知字段 / unknown fields: {', '.join(sorted(unknown))}")
         question = clean_question(body.get("question"), settings)
         top_k = clean_top_k(body.get("top_k"), settings)
     except BadQuestion as exc:
         raise HTTPException(422, str(exc)) from None
-    return engine.answerer.ask(question, top_k).to_dict()
+    answerer = engine.answerer
+    return (await run_in_threadpool(answerer.ask, question, top_k)).to_dict()
 
 
 @router.get("/api/search", summary="Ranked passages for a query (the passages answers are built from)")

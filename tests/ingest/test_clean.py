@@ -72,7 +72,8 @@ def test_masked_words_and_ordinary_text_stay_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("2025-04-03", "2025-04-03"), ("2025/4/3", "2025-04-03"), ("2025.12.1", "2025-12-01")]
+    ("raw", "expected"),
+    [("2025-04-03", "2025-04-03"), ("2025/4/3", "2025-04-03"), ("2025.12.1", "2025-12-01")],
 )
 def test_normalize_date(raw: str, expected: str) -> None:
     assert normalize_date(raw) == expected

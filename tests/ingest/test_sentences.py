@@ -11,7 +11,16 @@ def _texts(text: str) -> list[str]:
 
 def test_splits_on_full_and_half_width_ends_and_line_ends() -> None:
     text = "第一句。第二句!第三句?第四句;第五句；第六句！\n第七句没有标点\n  第八句？"
-    assert _texts(text) == ["第一句。", "第二句!", "第三句?", "第四句;", "第五句；", "第六句！", "第七句没有标点", "第八句？"]
+    assert _texts(text) == [
+        "第一句。",
+        "第二句!",
+        "第三句?",
+        "第四句;",
+        "第五句；",
+        "第六句！",
+        "第七句没有标点",
+        "第八句？",
+    ]
 
 
 def test_decimal_points_and_list_markers_do_not_end_sentences() -> None:
@@ -54,5 +63,5 @@ def test_long_sentence_may_be_cut_at_spaces() -> None:
     text = " ".join(["词语" * 10] * 6)  # 6 words of 20 chars, no punctuation
     pieces = split_long_sentence(text, (0, len(text)), 50)
     assert all(e - s <= 50 for s, e in pieces)
-    assert all(text[s:e].replace(" ", "") == text[s:e].replace(" ", "").strip() for s, e in pieces)
+    assert all(len(text[s:e].replace(" ", "")) % 20 == 0 for s, e in pieces)  # cut between words
     assert "".join(text[s:e] for s, e in pieces).replace(" ", "") == text.replace(" ", "")
