@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     except IndexStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A full disk, a read-only or missing dir: one line, no traceback. An ingest that fails
+        # this way has left the live index as it was (see index/store.write_index).
+        where = f" ({exc.filename})" if exc.filename else ""
+        kept = "; the previous index is kept as it was" if args.run is _ingest else ""
+        print(f"error: {exc.strerror or exc}{where}{kept}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -29,12 +29,14 @@ class Settings:
     answer_max_chars: int = 300
     answer_max_sentences: int = 5
     answer_overlap_weight: float = 0.1
+    answer_passage_weight: float = 0.05
     answer_margin: float = 0.05
-    # Abstention: calibrated on eval/questions.jsonl (see README, "Evaluating").
-    abstain_threshold: float = 0.5
-    cosine_floor: float = 0.80
-    cosine_ceiling: float = 0.92
-    coverage_weight: float = 0.5
+    # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
+    abstain_threshold: float = 0.40
+    cosine_floor: float = 0.84
+    cosine_ceiling: float = 0.94
+    coverage_weight: float = 0.4
+    cross_lingual_shift: float = 0.08
     max_question_chars: int = 500
     max_body_bytes: int = 16_384
     threads: int = 0

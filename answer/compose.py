@@ -14,7 +14,7 @@ import numpy as np
 from answer.confidence import confidence, coverage, signals
 from answer.records import Answer, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
-from index.textnorm import fold, is_traditional, to_simplified, to_traditional
+from index.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
 from index.timing import timed
 from ingest.records import SECTION_SEP
 from settings import Settings
@@ -49,7 +49,7 @@ class Answerer:
                 query_vector = self.retriever.embedder.encode_query(question)
             candidates = self._candidates(result, query_vector)
             evidence = signals(result, self.retriever.index, query_vector)
-            conf = confidence(evidence, self.settings)
+            conf = confidence(evidence, self.settings, cross_lingual=not has_cjk(question))
             abstained = not candidates or conf < self.settings.abstain_threshold
             chosen = [] if abstained else self._select(candidates)
             sentences, citations = _cite(chosen)
@@ -63,6 +63,7 @@ class Answerer:
     def _candidates(self, result: SearchResult, query_vector: np.ndarray) -> list[_Candidate]:
         table = self.retriever.index.sentences
         lexical = self.retriever.index.lexical
+        s = self.settings
         out = []
         for passage in result.passages:
             chunk = passage.chunk
@@ -76,18 +77,25 @@ class Answerer:
                 if not _quotable(text, headings):
                     continue
                 overlap = coverage(result.query_terms, [text], lexical)
-                score = cos + self.settings.answer_overlap_weight * overlap + 0.02 * passage.score
+                score = cos + s.answer_overlap_weight * overlap + s.answer_passage_weight * passage.score
                 out.append(_Candidate(passage, span.start, span.end, text, score))
         return sorted(out, key=lambda c: -c.score)
 
     def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """The best sentence, then those nearly as good: a sentence from a passage not yet cited
+        must be closer to the best, so that an answer does not wander across sources."""
+        s = self.settings
+        best = candidates[0].score
         chosen: list[_Candidate] = []
         used = 0
-        floor = candidates[0].score - self.settings.answer_margin
         for cand in candidates:
-            if len(chosen) >= self.settings.answer_max_sentences or cand.score < floor:
+            if len(chosen) >= s.answer_max_sentences:
                 break
-            if chosen and used + len(cand.text) > self.settings.answer_max_chars:
+            new_source = all(c.passage is not cand.passage for c in chosen)
+            margin = s.answer_margin / 2 if new_source else s.answer_margin
+            if cand.score < best - margin:
+                continue
+            if chosen and used + len(cand.text) > s.answer_max_chars:
                 continue
             if any(_similar(cand.text, c.text) for c in chosen):
                 continue
@@ -148,4 +156,4 @@ def _bigrams(text: str) -> set[str]:
 
 
 def _cjk_count(text: str) -> int:
-    return sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    return len(CJK.findall(text))

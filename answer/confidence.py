@@ -38,9 +38,18 @@ def coverage(terms: list[str], texts: list[str], lexical: BM25) -> float:
     return sum(lexical.idf(t) for t in terms if t in folded) / total
 
 
-def confidence(evidence: dict[str, float], settings: Settings) -> float:
-    """0..1; the answer abstains below ``settings.abstain_threshold`` (calibrated by `yibao eval`)."""
+def confidence(evidence: dict[str, float], settings: Settings, cross_lingual: bool = False) -> float:
+    """0..1; the answer abstains below ``settings.abstain_threshold``.
+
+    A question with no Chinese in it shares no terms with the corpus, so its confidence rests on
+    the cosine alone, on a scale shifted down by how much lower cross-lingual cosines run."""
     lo, hi = settings.cosine_floor, settings.cosine_ceiling
-    cosine = min(1.0, max(0.0, (evidence["cosine"] - lo) / (hi - lo)))
+    if cross_lingual:
+        shift = settings.cross_lingual_shift
+        return _unit((evidence["cosine"] - lo + shift) / (hi - lo))
     w = settings.coverage_weight
-    return (1 - w) * cosine + w * evidence["coverage"]
+    return (1 - w) * _unit((evidence["cosine"] - lo) / (hi - lo)) + w * evidence["coverage"]
+
+
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, x))

@@ -43,7 +43,11 @@ class BM25:
         return len(self._norm)
 
     def idf(self, term: str) -> float:
-        return self._idf.get(term, 0.0)
+        """A term the corpus never uses is as rare as a term can be."""
+        idf = self._idf.get(term)
+        if idf is None:
+            return math.log(1 + (len(self._norm) + 0.5) / 0.5)
+        return idf
 
     def search(self, query_terms: Sequence[str], k: int) -> list[LexicalHit]:
         scores: dict[int, float] = defaultdict(float)

@@ -102,29 +102,64 @@ class StoredIndex:
 
 
 def current_version(index_dir: Path) -> Path | None:
+    """The live version folder, or None when no index was ever written here.
+
+    A CURRENT that cannot be read or names anything but a folder beside it is IndexCorrupt."""
     pointer = index_dir / "CURRENT"
-    if not pointer.exists():
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    return index_dir / name if name else None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(_corrupt_message(pointer, exc)) from None
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise IndexCorrupt(_corrupt_message(pointer, f"it names {name!r}, not a version folder"))
+    return index_dir / name
 
 
 def read_manifest(index_dir: Path) -> Manifest | None:
     """The live index's manifest, or None when there is no index yet."""
     version = current_version(index_dir)
-    if version is None:
-        return None
+    return None if version is None else _manifest_at(version)
+
+
+def _manifest_at(version: Path) -> Manifest:
+    path = version / "manifest.json"
     try:
-        return Manifest(**json.loads((version / "manifest.json").read_text(encoding="utf-8")))
+        manifest = Manifest(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorrupt(_corrupt_message(version / "manifest.json", exc)) from None
+        raise IndexCorrupt(_corrupt_message(path, exc)) from None
+    parts = (manifest.chunker, manifest.files, manifest.counts, manifest.checksums)
+    if not all(isinstance(x, dict) for x in parts):
+        raise IndexCorrupt(_corrupt_message(path, "fields of the wrong type"))
+    return manifest
 
 
 def write_index(index_dir: Path, index: StoredIndex) -> Path:
-    """Write a complete new version beside the live one, then point CURRENT at it."""
+    """Write a complete new version beside the live one, then point CURRENT at it.
+
+    Until the last step (renaming CURRENT.tmp over CURRENT) the live index is untouched: an
+    error on the way (a full disk, a permission) removes the unfinished folder and leaves the
+    live index as it was; a kill leaves the folder for the next ingest to sweep."""
     index_dir.mkdir(parents=True, exist_ok=True)
     version = index_dir / f"v{time.time_ns()}-{os.getpid()}"
     version.mkdir()
+    try:
+        _write_version(version, index)
+        _write_synced(index_dir / "CURRENT.tmp", version.name)
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
+        raise
+    previous = _live_name(index_dir)
+    os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
+    _fsync(index_dir)
+    _remove_old_versions(index_dir, keep={version.name, previous})
+    return version
+
+
+def _write_version(version: Path, index: StoredIndex) -> None:
     with open(version / "chunks.jsonl", "w", encoding="utf-8") as fh:
         for chunk, terms in zip(index.chunks, index.tokens, strict=True):
             fh.write(json.dumps({**chunk.to_dict(), "tokens": terms}, ensure_ascii=False) + "\n")
@@ -138,27 +173,35 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
     _write_synced(version / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
     for name in _FILES:
         _fsync(version / name)
-    previous = current_version(index_dir)
-    _write_synced(index_dir / "CURRENT.tmp", version.name)
-    os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
-    _fsync(index_dir)
-    _remove_old_versions(index_dir, keep={version.name, previous.name if previous else ""})
-    return version
+
+
+def _live_name(index_dir: Path) -> str:
+    """The live version's folder name, "" when there is none or CURRENT is damaged (being replaced)."""
+    try:
+        live = current_version(index_dir)
+    except IndexCorrupt:
+        return ""
+    return live.name if live else ""
 
 
 def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> StoredIndex:
     """Load and verify the live index; every failure is an IndexStoreError with a way out."""
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        raise IndexMissing(f"no index in {index_dir}: run `yibao ingest` to build one")
+    # CURRENT is read once: an ingest may switch it meanwhile, and the manifest and the files
+    # must come from the same version.
     version = current_version(index_dir)
-    assert version is not None
+    if version is None:
+        raise IndexMissing(f"no index in {index_dir}: run `yibao ingest` to build one")
+    manifest = _manifest_at(version)
     reason = manifest.mismatch(model, fingerprint, dim)
     if reason:
         raise IndexMismatch(f"{reason}. Rebuild it with `yibao ingest --rebuild`.")
     for name in _FILES:
         path = version / name
-        if not path.exists() or _sha256(path) != manifest.checksums.get(name):
+        try:
+            intact = _sha256(path) == manifest.checksums.get(name)
+        except OSError:
+            intact = False
+        if not intact:
             raise IndexCorrupt(_corrupt_message(path, "missing or checksum mismatch"))
     try:
         chunks, tokens = [], []

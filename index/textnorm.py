@@ -56,7 +56,7 @@ STOPWORDS = frozenset(
 )
 
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
-_CJK = re.compile(r"[\u3400-\u9fff]")
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def fold(text: str) -> str:
@@ -74,11 +74,15 @@ def to_simplified(text: str) -> str:
 
 def is_traditional(text: str) -> bool:
     """True when the text has more characters that change under t2s than a stray one."""
-    cjk = _CJK.findall(text)
+    cjk = CJK.findall(text)
     if not cjk:
         return False
     changed = sum(1 for a, b in zip(text, _T2S.convert(text), strict=False) if a != b)
     return changed >= max(1, len(cjk) // 20)
+
+
+def has_cjk(text: str) -> bool:
+    return CJK.search(text) is not None
 
 
 def tokenize(text: str) -> list[str]:

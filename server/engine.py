@@ -25,6 +25,8 @@ class Engine:
         self._reload_lock = threading.Lock()
         self.answerer = Answerer(open_retriever(settings, embedder), settings)
         self._version = self.answerer.retriever.index.path
+        self._failed: Path | None = None  # a version that could not be loaded: not retried
+        self._reported: str | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> Engine:
@@ -40,9 +42,14 @@ class Engine:
     def reload_if_changed(self) -> bool:
         """Switch to the index that `yibao ingest` wrote last, if it is not the one in use.
 
-        A damaged new index is logged and the current one kept serving."""
-        live = store.current_version(self.settings.index_dir)
-        if live is None or live == self._version:
+        A damaged new index (or a damaged CURRENT) is logged once and the current one kept
+        serving; that version is not tried again, the next ingest writes a new one."""
+        try:
+            live = store.current_version(self.settings.index_dir)
+        except store.IndexStoreError as exc:
+            self._report_once(str(exc))
+            return False
+        if live is None or live == self._version or live == self._failed:
             return False
         with self._reload_lock:
             if live == self._version:
@@ -52,12 +59,20 @@ class Engine:
                     open_retriever(self.settings, self.embedder, build_if_missing=False), self.settings
                 )
             except store.IndexStoreError as exc:
-                log.error("kept serving %s: the new index could not be loaded: %s", self._version, exc)
+                self._failed = live
+                self._report_once(f"the new index could not be loaded: {exc}")
                 return False
             self.answerer = fresh
             self._version = fresh.retriever.index.path
+            self._failed = None
+            self._reported = None
             log.info("switched to index %s (%d chunks)", self._version, len(fresh.retriever.index))
             return True
+
+    def _report_once(self, problem: str) -> None:
+        if problem != self._reported:
+            self._reported = problem
+            log.error("kept serving %s: %s", self._version, problem)
 
     def health(self) -> dict:
         index = self.answerer.retriever.index

@@ -6,7 +6,7 @@ import re
 
 from settings import Settings
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # surrogates: no text can hold them
 
 
 class BadQuestion(ValueError):

@@ -1,0 +1,209 @@
+"""The answer composer on the real index: quotes are verbatim, cited, in the asker's script."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from answer.records import NOT_FOUND, Answer
+from index.textnorm import fold, is_traditional, to_simplified, to_traditional
+from ingest.structure import heading_rank
+from settings import ROOT
+
+CORPUS = ROOT / "corpus"
+
+# question → the corpus file (by its number prefix) the answer must cite.
+ANSWERABLE = {
+    "医保卡余额怎么查": None,
+    "在厦门交的医保去其他城市能用吗": "000",
+    "家庭共济可以给哪些亲属用": "003",
+    "医保卡里的钱能取现吗": None,
+    "醫保卡餘額能不能提現": "000",
+    "退休人员医保卡每月划入多少": "004",
+}
+OUT_OF_DOMAIN = ("明天北京会下雨吗", "红烧肉怎么做", "明天北京會下雨嗎", "Python怎么读取文件", "周末去哪里看电影")
+
+
+@cache
+def doc_text(doc_id: str) -> str:
+    """The corpus file as ingest reads it (offsets count characters of this text)."""
+    return (CORPUS / doc_id).read_bytes().decode("utf-8-sig")
+
+
+@cache
+def heading_lines(doc_id: str) -> frozenset[str]:
+    """Every line of the document that the structure parser treats as a heading."""
+    lines = (line.strip() for line in doc_text(doc_id).splitlines())
+    return frozenset(line for line in lines if line and heading_rank(line) is not None)
+
+
+_asked: dict[str, Answer] = {}
+
+
+@pytest.fixture
+def ask(answerer):
+    """``answerer.ask`` once per question for the whole session (the tests only read answers)."""
+
+    def _ask(question: str) -> Answer:
+        if question not in _asked:
+            _asked[question] = answerer.ask(question)
+        return _asked[question]
+
+    return _ask
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_citations_are_real_spans_of_the_corpus(ask, question):
+    answer = ask(question)
+    assert not answer.abstained, (answer.confidence, answer.evidence)
+    assert answer.citations
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        chunk = c.passage.chunk
+        assert (CORPUS / chunk.doc_id).is_file()
+        assert doc_text(chunk.doc_id)[chunk.start : chunk.end] == chunk.text
+        # A citation is one of the passages the search returned, not something found elsewhere.
+        assert any(p is c.passage for p in answer.search.passages)
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_every_sentence_is_a_verbatim_quote_of_its_cited_passage(ask, question):
+    answer = ask(question)
+    assert answer.sentences
+    cited = {c.n: c.passage.chunk for c in answer.citations}
+    for s in answer.sentences:
+        chunk = cited[s.citation]
+        assert s.doc_id == chunk.doc_id
+        assert doc_text(s.doc_id)[s.start : s.end] == s.source
+        assert chunk.start <= s.start < s.end <= chunk.end
+        assert s.source in chunk.text
+        # What is shown is the source, at most converted between simplified and traditional.
+        assert fold(s.text) == fold(s.source)
+    # Every citation is used by some sentence, and the text shows each sentence with its marker.
+    assert {s.citation for s in answer.sentences} == set(cited)
+    for s in answer.sentences:
+        assert f"{s.text}[{s.citation}]" in answer.text
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_answers_quote_no_headings_labels_or_questions(ask, question):
+    answer = ask(question)
+    for s in answer.sentences:
+        stripped = s.source.strip()
+        assert not stripped.endswith(("?", "？", ":", "："))
+        assert stripped not in heading_lines(s.doc_id)
+        assert len(re.findall(r"[\u3400-\u9fff]", stripped)) >= 6
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_answers_stay_within_the_length_limits(ask, question, settings):
+    answer = ask(question)
+    assert 1 <= len(answer.sentences) <= settings.answer_max_sentences
+    if len(answer.sentences) > 1:
+        assert sum(len(s.source) for s in answer.sentences) <= settings.answer_max_chars
+    # No sentence is quoted twice.
+    assert len({(s.doc_id, s.start) for s in answer.sentences}) == len(answer.sentences)
+
+
+@pytest.mark.parametrize(("question", "prefix"), [(q, d) for q, d in ANSWERABLE.items() if d])
+def test_answers_cite_the_document_that_holds_the_answer(ask, question, prefix):
+    answer = ask(question)
+    assert answer.citations[0].passage.chunk.doc_id.startswith(prefix + "_")
+
+
+def test_balance_question_is_answered_with_ways_to_look_it_up(ask):
+    answer = ask("医保卡余额怎么查")
+    assert all("查" in s.source for s in answer.sentences), answer.text
+    assert any("余额" in s.source for s in answer.sentences), answer.text
+
+
+def test_cash_question_says_it_cannot_be_withdrawn(ask):
+    answer = ask("医保卡里的钱能取现吗")
+    assert any(re.search("不能|无法|不可", s.source) for s in answer.sentences), answer.text
+    assert {c.passage.chunk.doc_id[:3] for c in answer.citations} <= {"000", "001", "004"}
+
+
+def test_xiamen_answer_names_the_city_and_date(ask):
+    answer = ask("在厦门交的医保去其他城市能用吗")
+    assert "厦门" in answer.sentences[0].source
+    first = answer.citations[0].passage.chunk
+    assert first.region == "厦门"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", first.date or "")
+    assert "厦门" in answer.scope and first.date in answer.scope
+    assert answer.to_dict()["citations"][0]["region"] == "厦门"
+
+
+def test_family_sharing_answer_is_about_family_members(ask):
+    answer = ask("家庭共济可以给哪些亲属用")
+    assert any("家庭" in s.source for s in answer.sentences), answer.text
+
+
+def test_traditional_question_gets_a_traditional_answer(ask):
+    answer = ask("醫保卡餘額能不能提現")
+    body = "".join(s.text for s in answer.sentences)
+    assert is_traditional(body), body
+    for s in answer.sentences:
+        assert s.text == to_traditional(s.source)
+    # The source (simplified in the corpus) is converted, so the shown text differs from it.
+    assert any(s.text != s.source for s in answer.sentences)
+    assert "來源" in answer.text
+
+
+def test_simplified_question_answered_from_a_traditional_source_reads_simplified(ask):
+    answer = ask("退休人员医保卡每月划入多少")
+    from_004 = [s for s in answer.sentences if s.doc_id.startswith("004_")]
+    assert from_004, answer.text
+    assert any(is_traditional(s.source) for s in from_004)
+    for s in answer.sentences:
+        assert s.text == to_simplified(s.source)
+        assert not is_traditional(s.text), s.text
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_every_answer_carries_the_disclaimer(ask, question):
+    answer = ask(question)
+    assert "仅供参考" in answer.disclaimer
+    assert "仅供参考" in answer.to_dict()["disclaimer"]
+
+
+@pytest.mark.parametrize("question", OUT_OF_DOMAIN)
+def test_out_of_domain_questions_abstain(ask, question):
+    answer = ask(question)
+    assert answer.abstained, (question, answer.confidence, answer.evidence)
+    assert answer.sentences == [] and answer.citations == []
+    assert answer.text == NOT_FOUND and "资料中未找到相关内容" in answer.text
+    assert "仅供参考" in answer.disclaimer
+    data = answer.to_dict()
+    assert data["abstained"] is True and data["citations"] == [] and data["sentences"] == []
+
+
+def test_answer_is_built_from_exactly_the_searched_passages(answerer):
+    """``ask`` = search, then compose from that result: the same question gives the same answer."""
+    question = "医保卡里的钱能取现吗"
+    result = answerer.retriever.search(question, 3)
+    composed = answerer.answer(question, result)
+    asked = answerer.ask(question, 3)
+    assert [c.passage.chunk.id for c in asked.citations] == [c.passage.chunk.id for c in composed.citations]
+    assert asked.text == composed.text
+    searched = {(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in result.passages}
+    assert {(c.passage.chunk.doc_id, c.passage.chunk.start, c.passage.chunk.end) for c in asked.citations} <= (
+        searched
+    )
+
+
+def test_top_k_limits_the_passages_an_answer_may_cite(answerer):
+    answer = answerer.ask("医保卡余额怎么查", 1)
+    assert len(answer.search.passages) == 1
+    assert [c.passage for c in answer.citations] == answer.search.passages
+
+
+def test_answer_json_has_the_documented_keys(ask):
+    data = ask("医保卡余额怎么查").to_dict()
+    assert {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"} <= set(data)
+    citation_keys = {"n", "doc", "title", "section", "date", "region", "start", "end", "text", "score"}
+    assert all(citation_keys <= set(c) for c in data["citations"])
+    assert data["answer"].count("[1]") >= 1
+    assert Path(CORPUS / data["citations"][0]["doc"]).is_file()
