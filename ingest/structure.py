@@ -206,6 +206,11 @@ class _Builder:
 
     def finish(self) -> DocStructure:
         title = self.doc_title or ""
+        if self.section is not None and self.pending and not self.section.blocks:
+            # A section that is nothing but its title line (a one-line note) is handed to the
+            # chunker, which keeps it when the line is a statement rather than a bare heading.
+            lines = [ln for ln, _ in self.pending]
+            self.section.blocks.append(Block(self.section.title, self.section.root, lines, len(lines)))
         blocks = []
         for section in self.sections:
             for block in section.blocks:

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from index.textnorm import fold
 
 
-def segments(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[str, bool]]:
+def segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
     """``text`` cut into (piece, is_match) runs; terms are matched in folded form so that a
     simplified term marks traditional source text."""
+    return [(piece, hit) for piece, (hit,) in _runs(text, _term_marks(text, terms))]
+
+
+def highlight(
+    text: str, terms: Sequence[str], quoted: Iterable[tuple[int, int]] = ()
+) -> list[tuple[str, bool, bool]]:
+    """``text`` cut into (piece, is_match, is_quoted) runs: matched terms as in :func:`segments`,
+    and whether the piece lies in one of the ``quoted`` [start, end) spans (the sentences the
+    answer quotes from this passage, relative to ``text``)."""
+    inside = [False] * len(text)
+    for start, end in quoted:
+        for i in range(max(0, start), min(len(text), end)):
+            inside[i] = True
+    return [(piece, hit, q) for piece, (hit, q) in _runs(text, _term_marks(text, terms), inside)]
+
+
+def _term_marks(text: str, terms: Sequence[str]) -> list[bool]:
     # Folding one character at a time keeps positions aligned with the original.
     folded = "".join((fold(ch) or " ")[0] for ch in text)
     marked = [False] * len(text)
@@ -17,10 +36,15 @@ def segments(text: str, terms: list[str] | tuple[str, ...]) -> list[tuple[str, b
             for i in range(start, start + len(term)):
                 marked[i] = True
             start = folded.find(term, start + len(term))
-    out: list[tuple[str, bool]] = []
-    for ch, is_match in zip(text, marked, strict=True):
-        if out and out[-1][1] == is_match:
-            out[-1] = (out[-1][0] + ch, is_match)
+    return marked
+
+
+def _runs(text: str, *flags: list[bool]) -> list[tuple[str, tuple[bool, ...]]]:
+    out: list[tuple[str, tuple[bool, ...]]] = []
+    for i, ch in enumerate(text):
+        key = tuple(f[i] for f in flags)
+        if out and out[-1][1] == key:
+            out[-1] = (out[-1][0] + ch, key)
         else:
-            out.append((ch, is_match))
+            out.append((ch, key))
     return out

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from answer.records import Answer
 from server.deps import get_engine, get_settings
 from server.engine import Engine
-from server.highlight import segments
+from server.highlight import highlight, segments
 from server.validation import BadQuestion, clean_question
 from settings import Settings
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.globals["segments"] = segments
+templates.env.globals["highlight"] = highlight
 
 EXAMPLES = ("医保卡余额怎么查", "醫保卡餘額能不能提現", "在厦门交的医保去其他城市能用吗", "家庭共济怎么绑定")
 
@@ -33,9 +35,11 @@ def home(
     status = 200
     if q is not None and q.strip():
         try:
-            context["answer"] = engine.answerer.ask(clean_question(q, settings))
+            answer = engine.answerer.ask(clean_question(q, settings))
         except BadQuestion as exc:
             context["error"], status = str(exc), 422
+        else:
+            context["answer"], context["quoted"] = answer, _quoted_spans(answer)
     return templates.TemplateResponse(request, "index.html", context, status_code=status)
 
 
@@ -48,3 +52,12 @@ def eval_report(request: Request, settings: Annotated[Settings, Depends(get_sett
     except OSError:
         report = None
     return templates.TemplateResponse(request, "eval.html", {"report": report, "path": str(path)})
+
+
+def _quoted_spans(answer: Answer) -> dict[int, list[tuple[int, int]]]:
+    """For each citation, the spans (relative to its passage) of the sentences the answer quotes."""
+    starts = {c.n: c.passage.chunk.start for c in answer.citations}
+    spans: dict[int, list[tuple[int, int]]] = {n: [] for n in starts}
+    for s in answer.sentences:
+        spans[s.citation].append((s.start - starts[s.citation], s.end - starts[s.citation]))
+    return spans

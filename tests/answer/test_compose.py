@@ -24,7 +24,13 @@ ANSWERABLE = {
     "醫保卡餘額能不能提現": "000",
     "退休人员医保卡每月划入多少": "004",
 }
-OUT_OF_DOMAIN = ("明天北京会下雨吗", "红烧肉怎么做", "明天北京會下雨嗎", "Python怎么读取文件", "周末去哪里看电影")
+OUT_OF_DOMAIN = (
+    "明天北京会下雨吗",
+    "红烧肉怎么做",
+    "明天北京會下雨嗎",
+    "Python怎么读取文件",
+    "周末去哪里看电影",
+)
 
 
 @cache
@@ -189,9 +195,9 @@ def test_answer_is_built_from_exactly_the_searched_passages(answerer):
     assert [c.passage.chunk.id for c in asked.citations] == [c.passage.chunk.id for c in composed.citations]
     assert asked.text == composed.text
     searched = {(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in result.passages}
-    assert {(c.passage.chunk.doc_id, c.passage.chunk.start, c.passage.chunk.end) for c in asked.citations} <= (
-        searched
-    )
+    assert {
+        (c.passage.chunk.doc_id, c.passage.chunk.start, c.passage.chunk.end) for c in asked.citations
+    } <= (searched)
 
 
 def test_top_k_limits_the_passages_an_answer_may_cite(answerer):

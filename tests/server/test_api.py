@@ -7,7 +7,9 @@ import re
 from functools import cache
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from index.textnorm import is_traditional
 from settings import ROOT
@@ -17,7 +19,12 @@ ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "ti
 ANSWER_EXTRAS = {"confidence", "sentences"}
 CITATION_KEYS = {"n", "doc", "title", "section", "date", "region", "start", "end", "text", "score"}
 CITATION_EXTRAS = {"why"}
-ANSWERABLE = ("医保卡余额怎么查", "在厦门交的医保去其他城市能用吗", "家庭共济可以给哪些亲属用", "医保卡里的钱能取现吗")
+ANSWERABLE = (
+    "医保卡余额怎么查",
+    "在厦门交的医保去其他城市能用吗",
+    "家庭共济可以给哪些亲属用",
+    "医保卡里的钱能取现吗",
+)
 
 
 @cache
@@ -216,6 +223,13 @@ def test_a_500_character_question_is_still_accepted(client):
     response = client.post("/api/ask", json={"question": "医保卡余额怎么查" + "。" * 492})
     assert response.status_code == 200
     assert "仅供参考" in response.json()["disclaimer"]
+
+
+@pytest.mark.parametrize("top_k", [1, 50])
+def test_top_k_bounds_are_accepted(client, top_k):
+    data = ask(client, "医保卡里的钱能取现吗", top_k)
+    assert data["abstained"] is False
+    assert 1 <= len(data["citations"]) <= top_k
 
 
 def test_an_oversized_body_is_refused_before_parsing(client, settings):

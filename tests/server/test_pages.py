@@ -8,7 +8,7 @@ import pytest
 from markupsafe import escape
 
 from index.textnorm import is_traditional
-from server.highlight import segments
+from server.highlight import highlight, segments
 
 _pages: dict[str, tuple[int, str]] = {}
 
@@ -90,12 +90,26 @@ def test_source_cards_show_section_path_date_region_highlights_and_why(client):
     cards = re.findall(r'<article class="card"[^>]*>(.*?)</article>', html, re.S)
     assert cards
     for card in cards:
+        # The section path (when the passage sits below the document title).
         assert re.search(r'<p class="path">[^<]+ › [^<]+</p>', card)
         assert re.search(r"日期：\d{4}-\d{2}-\d{2}", card)
         assert "<mark>" in card
         assert re.search(r"(语义|关键词) #\d+", card)
     assert any("地区：" in card for card in cards)
     assert "<mark>余额</mark>" in html
+
+
+def test_cards_underline_the_sentences_the_answer_quotes(client):
+    html = page(client, "医保卡里的钱能取现吗")
+    data = client.post("/api/ask", json={"question": "医保卡里的钱能取现吗"}).json()
+    cards = dict(re.findall(r'<article class="card" id="src-(\d+)">(.*?)</article>', html, re.S))
+    for s in data["sentences"]:
+        quoted = re.findall(r'<span class="quoted">(.*?)</span>', cards[str(s["n"])], re.S)
+        underlined = re.sub(r"</?mark>", "", "".join(quoted))
+        assert str(escape(s["source"])) in underlined
+        # The rest of the passage is not underlined.
+        rest = re.sub(r'<span class="quoted">.*?</span>', "", cards[str(s["n"])], flags=re.S)
+        assert str(escape(s["source"])) not in re.sub(r"</?mark>", "", rest)
 
 
 def test_disclaimer_is_on_every_answer(client):
@@ -153,7 +167,11 @@ def test_template_syntax_in_a_question_is_not_evaluated(client):
 
 @pytest.mark.parametrize(
     ("q", "words"),
-    [("医" * 501, ("问题太长", "500")), ("医保\x00卡", ("控制字符", "control")), ("医保\x1b卡", ("控制字符",))],
+    [
+        ("医" * 501, ("问题太长", "500")),
+        ("医保\x00卡", ("控制字符", "control")),
+        ("医保\x1b卡", ("控制字符",)),
+    ],
 )
 def test_bad_questions_get_a_422_page_with_the_message(client, q, words):
     status, html = fetch(client, q)
@@ -204,3 +222,15 @@ def test_segments_mark_terms_on_the_original_characters():
     assert segments("abc", []) == [("abc", False)]
     # Single ASCII letters would mark every stray character; they are ignored.
     assert all(not hit for _, hit in segments("a b c", ["a"]))
+
+
+def test_highlight_marks_terms_and_quoted_spans_independently():
+    runs = highlight("医保卡余额可以查询", ["余额"], [(3, 7)])
+    assert "".join(p for p, _, _ in runs) == "医保卡余额可以查询"
+    assert runs == [
+        ("医保卡", False, False),
+        ("余额", True, True),
+        ("可以", False, True),
+        ("查询", False, False),
+    ]
+    assert highlight("abc", [], [(-5, 99)]) == [("abc", False, True)]
