@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,10 +52,7 @@ class Embedder:
     @classmethod
     def load(cls, settings: Settings) -> Embedder:
         """Load ``settings.model`` on the CPU; the built-in model is assembled on first use."""
-        import torch
-
-        if settings.threads > 0:
-            torch.set_num_threads(settings.threads)
+        configure_threads(settings.threads)
         model = _open(settings)
         model.eval()
         return cls(model, settings.model, settings.batch_size, settings.query_cache_size)
@@ -134,6 +133,56 @@ class Embedder:
                 normalize_embeddings=True,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+def configure_threads(threads: int = 0) -> int:
+    """Thread settings for query-at-a-time inference; returns the torch intra-op thread count.
+
+    ``threads > 0`` is taken as given. ``0`` (the default) means one torch thread per encode call:
+    a question is ~20 tokens, too little work to split across cores, and every op of a split
+    encode waits at a barrier for its slowest thread, so a core taken by another process (or by
+    a second request) stalls it. Concurrency comes from requests running side by side instead.
+    Measured in BENCHMARKS.md ("Thread settings"): on the 2-core machine the floor, the ask and
+    ingest were all several times faster with 1 torch thread than with 2.
+
+    numpy's BLAS pool is held to one thread too: retrieval and the composer only multiply small
+    matrices (MMR over ~30 passages, sentence cosines), where waking BLAS threads costs more than
+    it saves and their spinning competes with the encoder (fusion: ~16 ms -> <1 ms).
+    FAISS needs nothing here: a one-query search runs on the calling thread.
+    """
+    import torch
+
+    n = threads if threads > 0 else 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    _set_numpy_blas_threads(1)
+    return n
+
+
+@contextlib.contextmanager
+def numpy_blas_limit(threads: int) -> Iterator[None]:
+    """Temporarily run numpy's BLAS with ``threads`` threads (for measurements)."""
+    before = _set_numpy_blas_threads(threads)
+    try:
+        yield
+    finally:
+        for controller, n in before:
+            controller.set_num_threads(n)
+
+
+def _set_numpy_blas_threads(threads: int) -> list[tuple[object, int]]:
+    """Limit the BLAS library numpy links (not FAISS's own, which trains IVF indexes); returns the
+    previous settings. A no-op without threadpoolctl (it comes with scikit-learn)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    before = []
+    for controller in ThreadpoolController().lib_controllers:
+        if controller.user_api == "blas" and "numpy" in controller.filepath:
+            before.append((controller, controller.num_threads))
+            controller.set_num_threads(threads)
+    return before
 
 
 def _open(settings: Settings) -> SentenceTransformer:

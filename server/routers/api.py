@@ -47,7 +47,7 @@ async def ask(
     # Parsed here rather than by FastAPI so that every malformed body gets one clear message.
     try:
         body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" nested deep
         raise HTTPException(400, "请求体不是有效的 JSON / malformed JSON body") from None
     try:
         if not isinstance(body, dict):

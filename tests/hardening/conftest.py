@@ -195,7 +195,9 @@ def tiny(tiny_template: Tiny, tmp_path: Path) -> Tiny:
 
 
 @pytest.fixture(scope="session")
-def served(settings: Settings, retriever, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def served(
+    settings: Settings, retriever, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """`yibao serve` over the session's full index (built by the ``retriever`` fixture)."""
     log = tmp_path_factory.mktemp("served") / "serve.log"
     server = ServerProcess.start(subprocess_env(settings.corpus_dir, settings.data_dir), log)

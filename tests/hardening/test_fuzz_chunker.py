@@ -66,7 +66,9 @@ PIECES = st.sampled_from(
 TEXTS = st.one_of(
     st.text(max_size=600),  # any Unicode (all categories but surrogates), incl. control characters
     st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=60).map("".join),
-    st.builds(lambda piece, n: piece * n, st.lists(PIECES, min_size=1, max_size=6).map("".join), st.integers(1, 300)),
+    st.builds(
+        lambda piece, n: piece * n, st.lists(PIECES, min_size=1, max_size=6).map("".join), st.integers(1, 300)
+    ),
     st.text(alphabet=st.characters(categories=["P", "S", "Z", "Cc"]), max_size=400),  # only punctuation etc.
 )
 
@@ -115,8 +117,12 @@ def test_huge_documents_chunk_within_bounds(text: str, copies: int) -> None:
 HTML = st.lists(
     st.one_of(
         PIECES,
-        st.sampled_from(["<p>", "</p>", "<br>", "<br/>", "<h2>", "</h2>", "<script>x()</script>", "<style>", "<li>"]),
-        st.sampled_from(["&amp;", "&lt;", "&#x4e2d;", "&#0;", "&#xd800;", "&bogus;", "<!--", "-->", "<![CDATA["]),
+        st.sampled_from(
+            ["<p>", "</p>", "<br>", "<br/>", "<h2>", "</h2>", "<script>x()</script>", "<style>", "<li>"]
+        ),
+        st.sampled_from(
+            ["&amp;", "&lt;", "&#x4e2d;", "&#0;", "&#xd800;", "&bogus;", "<!--", "-->", "<![CDATA["]
+        ),
         st.text(max_size=20),
     ),
     max_size=50,

@@ -88,7 +88,11 @@ def check(answer: Answer, result: SearchResult, documents: dict[str, str], max_s
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(question=QUESTIONS, top_k=st.integers(min_value=1, max_value=50), mode=st.sampled_from(["hybrid", "dense", "lexical"]))
+@given(
+    question=QUESTIONS,
+    top_k=st.integers(min_value=1, max_value=50),
+    mode=st.sampled_from(["hybrid", "dense", "lexical"]),
+)
 @example(question="医保卡余额怎么查", top_k=5, mode="hybrid")
 @example(question="醫保卡餘額能不能提現", top_k=5, mode="hybrid")
 @example(question="。", top_k=1, mode="lexical")
@@ -99,7 +103,9 @@ def test_any_question_gets_a_cited_verbatim_answer_or_abstains(answerer, documen
 
 
 @st.composite
-def passages_and_vector(draw: st.DrawFn, n_chunks: int, dim: int) -> tuple[list[tuple[int, float]], np.ndarray]:
+def passages_and_vector(
+    draw: st.DrawFn, n_chunks: int, dim: int
+) -> tuple[list[tuple[int, float]], np.ndarray]:
     rows = draw(st.lists(st.integers(0, n_chunks - 1), max_size=10, unique=True))
     scores = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=len(rows), max_size=len(rows)))
     kind = draw(st.sampled_from(["random", "zero", "chunk"]))

@@ -6,6 +6,7 @@ fixture loader does not run under this pytest)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import replace
 
@@ -13,7 +14,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from starlette.testclient import TestClient
 
 EXAMPLES = 50  # per operation and mode
 ADMIN_TOKEN = "schema-test-token"
@@ -40,8 +43,17 @@ def test_every_operation_in_the_schema_is_fuzzed(api_schema) -> None:
     assert found == set(OPERATIONS)
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+# Nothing to make invalid: /healthz takes no input, the reload only a header (always a string;
+# tests/hardening/test_security.py sends it wrong tokens).
+CASES = [
+    (method, path, mode)
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode == GenerationMode.POSITIVE or path not in ("/healthz", "/api/admin/reload")
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=lambda x: str(x))
 def test_no_server_errors_and_every_error_is_a_clear_4xx(api_schema, method, path, mode) -> None:
     operation = api_schema[path][method]
 
@@ -50,7 +62,9 @@ def test_no_server_errors_and_every_error_is_a_clear_4xx(api_schema, method, pat
     def run(case) -> None:
         response = case.call()
         tally[f"{method} {path} {mode} -> {response.status_code}"] += 1
-        assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text}"
+        assert response.status_code < 500, (
+            f"{case.method} {case.path}: {response.status_code} {response.text}"
+        )
         assert response.headers.get("x-content-type-options") == ["nosniff"]
         assert response.headers.get("content-security-policy")
         if response.status_code >= 400:
@@ -58,6 +72,53 @@ def test_no_server_errors_and_every_error_is_a_clear_4xx(api_schema, method, pat
             assert isinstance(detail, str) and detail.strip(), response.text
 
     run()
+
+
+# Bodies no schema describes: raw bytes, deep nesting, escapes JSON allows but text cannot hold.
+RAW_BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.builds(
+        lambda o, n, c: (o * n + c * n).encode(),
+        st.sampled_from(["[", '{"a":']),
+        st.integers(1, 8000),
+        st.sampled_from(["]", "}", ""]),
+    ),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.sampled_from(["question", "top_k", "x"]), inner, max_size=3)
+        ),
+        max_leaves=20,
+    ).map(lambda v: json.dumps(v).encode()),
+    st.sampled_from(
+        [
+            b'{"question": "\\ud800"}',
+            b'{"question": "\\udfff\\ud800 \\u0000"}',
+            b'{"question": "a", "top_k": 1e400}',
+            b'{"question": "a", "top_k": -0}',
+            b'{"question": NaN, "top_k": Infinity}',
+            b'\xef\xbb\xbf{"question": "a"}',
+            b'{"question": "\xff"}',
+        ]
+    ),
+)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    body=RAW_BODIES,
+    content_type=st.sampled_from(["application/json", "text/plain", "", "application/x-www-form-urlencoded"]),
+)
+def test_any_body_to_ask_is_answered_or_refused_with_a_4xx(
+    api_schema, body: bytes, content_type: str
+) -> None:
+    client = TestClient(api_schema.app)  # no lifespan needed: the engine is given
+    response = client.post("/api/ask", content=body, headers={"content-type": content_type})
+    tally[f"POST /api/ask raw body -> {response.status_code}"] += 1
+    assert response.status_code < 500, (body[:80], response.text)
+    if response.status_code >= 400:
+        assert response.json()["detail"]
 
 
 def test_report_what_schemathesis_sent() -> None:

@@ -1,0 +1,255 @@
+"""/api/ask over HTTP against a real ``yibao serve`` subprocess on 127.0.0.1.
+
+The server runs with the configured settings and data dir, except that its query cache is off
+(``YIBAO_QUERY_CACHE_SIZE=0``), so that every request really encodes its question. Clients are
+stdlib threads with one keep-alive connection each; request counts are bounded and only
+loopback is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from eval.bench.stats import ratio, summarize
+from settings import ROOT, Settings
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 600.0  # the server builds the index first when there is none
+REQUEST_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        fields_ = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+    def status(self) -> dict[str, int]:
+        """Resident memory (MiB) and thread count of the server process."""
+        out: dict[str, int] = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out["rss_mib"] = int(line.split()[1]) // 1024
+            elif line.startswith("Threads:"):
+                out["threads"] = int(line.split()[1])
+        return out
+
+    def log_tail(self, n: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives the subprocess exactly ``settings`` (cache off)."""
+    env = dict(os.environ)
+    for f in fields(settings):
+        name, value = f"YIBAO_{f.name.upper()}", getattr(settings, f.name)
+        if name in env or value != f.default:
+            env[name] = str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings) -> Iterator[Server]:
+    """Start ``yibao serve`` on a free loopback port, wait until /healthz answers, stop it after."""
+    port = free_port()
+    log_file = Path(tempfile.mkstemp(prefix="yibao-bench-serve-", suffix=".log")[1])
+    with open(log_file, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--host", HOST, "--port", str(port)],
+            cwd=ROOT,
+            env=server_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, port, log_file)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log_file.unlink(missing_ok=True)
+
+
+def _wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"yibao serve exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            conn = http.client.HTTPConnection(HOST, server.port, timeout=5)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"yibao serve did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+
+
+class Client:
+    """One keep-alive connection; ``ask`` returns (milliseconds, ok)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
+
+    def ask(self, question: str) -> tuple[float, bool]:
+        body = json.dumps({"question": question}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"}
+        t0 = time.perf_counter()
+        try:
+            self.conn.request("POST", "/api/ask", body=body, headers=headers)
+            response = self.conn.getresponse()
+            payload = response.read()
+            ok = response.status == 200 and b'"answer"' in payload
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+            ok = False
+        return (time.perf_counter() - t0) * 1000, ok
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def run_clients(server: Server, questions: list[str], clients: int, requests: int) -> dict:
+    """``requests`` asks spread over ``clients`` threads, each sending its next as soon as the last
+    is answered; questions are taken in turn from the list."""
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    latencies: list[float] = []
+    errors = 0
+
+    def worker() -> None:
+        nonlocal errors
+        client = Client(server.port)
+        try:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                ms, ok = client.ask(questions[i % len(questions)])
+                with lock:
+                    latencies.append(ms)
+                    errors += not ok
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0
+    return {
+        "clients": clients,
+        "requests": requests,
+        "errors": errors,
+        "seconds": round(seconds, 2),
+        "rps": round(requests / seconds, 2),
+        "latency": summarize(latencies),
+        "server_cpu_cores": round(cpu / seconds, 2),
+    }
+
+
+def run_single_interleaved(
+    server: Server, questions: list[str], requests: int, floor: Callable[[str], float]
+) -> tuple[dict, dict]:
+    """One client, each request preceded by the floor for the same question in this process (the
+    server is idle meanwhile), so the two share the machine's load of that moment."""
+    client = Client(server.port)
+    latencies, floors = [], []
+    errors = 0
+    cpu0, t0, busy = server.cpu_seconds(), time.perf_counter(), 0.0
+    try:
+        for i in range(requests):
+            q = questions[i % len(questions)]
+            floors.append(floor(q))
+            ms, ok = client.ask(q)
+            latencies.append(ms)
+            busy += ms / 1000
+            errors += not ok
+    finally:
+        client.close()
+    seconds = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0
+    phase = {
+        "clients": 1,
+        "requests": requests,
+        "errors": errors,
+        "seconds": round(busy, 2),
+        "rps": round(requests / busy, 2),
+        "latency": summarize(latencies),
+        "server_cpu_cores": round(cpu / busy, 2),
+        "wall_seconds_with_floor": round(seconds, 2),
+    }
+    return phase, summarize(floors)
+
+
+def measure(settings: Settings, questions: list[str], floor: Callable[[str], float], quick: bool) -> dict:
+    """Start the server, warm it up, then 1, 4 and 16 concurrent clients."""
+    counts = {1: 10, 4: 24, 16: 48} if quick else {1: 100, 4: 160, 16: 320}
+    conf = replace(settings, query_cache_size=0)
+    started = time.perf_counter()
+    with running_server(conf) as server:
+        startup = time.perf_counter() - started
+        run_clients(server, questions, 2, 6)  # warm-up: first requests allocate
+        phases = {}
+        single, floor_stats = run_single_interleaved(server, questions, counts[1], floor)
+        phases["1"] = single
+        for clients in (4, 16):
+            phases[str(clients)] = run_clients(server, questions, clients, counts[clients])
+        status = server.status()
+    p50 = phases["1"]["latency"]["p50"]
+    return {
+        "server": {
+            "command": "python -m cli serve --host 127.0.0.1 --port <free>",
+            "query_cache_size": 0,
+            "startup_seconds": round(startup, 1),
+            "processes": 1,
+            **status,
+        },
+        "floor_interleaved": floor_stats,
+        "phases": phases,
+        "p50_over_floor": ratio(p50, floor_stats["p50"]),
+        "errors": sum(p["errors"] for p in phases.values()),
+    }
