@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from itertools import groupby, pairwise
 
-import pytest
-
 from ingest.chunker import block_spans, chunk_block, chunk_id
-from ingest.pipeline import ingest_corpus
 from ingest.records import Chunk, IngestResult
 from ingest.sentences import split_sentences
 from ingest.structure import heading_rank, parse_structure
 from settings import Settings
 
 SMALL = Settings(chunk_min=40, chunk_max=80, chunk_overlap=20)
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture(scope="module")
-def result(settings: Settings) -> IngestResult:
-    return ingest_corpus(settings)
 
 
 def _spans(text: str, settings: Settings = SMALL) -> list[str]:

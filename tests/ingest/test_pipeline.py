@@ -23,16 +23,6 @@ BOILERPLATE_LINE = re.compile(
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture(scope="module")
-def result(settings: Settings) -> IngestResult:
-    return ingest_corpus(settings)
-
-
 def _chunks(result: IngestResult, prefix: str) -> list[Chunk]:
     return [chunk for chunk in result.chunks if chunk.doc_id.startswith(prefix)]
 
