@@ -1,4 +1,4 @@
-"""BM25 over folded jieba terms (Okapi BM25, the usual k1/b defaults)."""
+"""BM25 over folded jieba terms (Okapi BM25, the usual k1/b defaults), scored with numpy."""
 
 from __future__ import annotations
 
@@ -21,19 +21,26 @@ class BM25:
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._idf: dict[str, float] = {}
         self._norm = np.zeros(0, dtype=np.float32)
 
     def fit(self, documents: Sequence[Sequence[str]]) -> BM25:
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        lengths = np.array([len(d) for d in documents], dtype=np.float32)
+        lists: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         for i, terms in enumerate(documents):
             for term, tf in Counter(terms).items():
-                postings[term].append((i, tf))
+                ids, tfs = lists[term]
+                ids.append(i)
+                tfs.append(tf)
         n = len(documents)
-        self._postings = dict(postings)
-        self._idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
+        self._postings = {
+            t: (np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float32))
+            for t, (ids, tfs) in lists.items()
+        }
+        self._idf = {
+            t: math.log(1 + (n - len(p[0]) + 0.5) / (len(p[0]) + 0.5)) for t, p in self._postings.items()
+        }
+        lengths = np.array([len(d) for d in documents], dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0
         # Per-document length normalisation, precomputed once.
         self._norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-9))
@@ -50,14 +57,23 @@ class BM25:
         return idf
 
     def search(self, query_terms: Sequence[str], k: int) -> list[LexicalHit]:
-        scores: dict[int, float] = defaultdict(float)
-        matched: dict[int, list[str]] = defaultdict(list)
-        for term in dict.fromkeys(query_terms):
-            idf = self._idf.get(term)
-            if idf is None:
-                continue
-            for i, tf in self._postings[term]:
-                scores[i] += idf * tf * (self.k1 + 1) / (tf + self._norm[i])
-                matched[i].append(term)
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [LexicalHit(i, float(s), tuple(matched[i])) for i, s in best]
+        terms = [t for t in dict.fromkeys(query_terms) if t in self._postings]
+        if not terms or k <= 0:
+            return []
+        scores = np.zeros(len(self._norm), dtype=np.float32)
+        for term in terms:
+            ids, tfs = self._postings[term]
+            scores[ids] += self._idf[term] * tfs * (self.k1 + 1) / (tfs + self._norm[ids])
+        hit = np.flatnonzero(scores)
+        if len(hit) > k:
+            hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+        best = sorted(hit.tolist(), key=lambda i: (-scores[i], i))
+        return [
+            LexicalHit(i, float(scores[i]), tuple(t for t in terms if _contains(self._postings[t][0], i)))
+            for i in best
+        ]
+
+
+def _contains(sorted_ids: np.ndarray, i: int) -> bool:
+    pos = int(np.searchsorted(sorted_ids, i))
+    return pos < len(sorted_ids) and sorted_ids[pos] == i
