@@ -17,9 +17,6 @@ from ingest.sentences import Span, is_lead_in, split_long_sentence, split_senten
 from ingest.structure import Block
 from settings import Settings
 
-_STATEMENT_ENDS = ("。", "！", "!", "；", ";")
-
-
 @dataclass(frozen=True)
 class _Unit:
     """A sentence (or heading line, or piece of an over-long sentence) in a chunk."""
@@ -93,8 +90,7 @@ def _atoms(text: str, run: list[_Unit], max_chars: int) -> list[list[_Unit]]:
         if not unit.glue:
             atoms.append(current)
             current = []
-    # A title with no body under it is dropped, unless it is itself a statement (a one-line note).
-    if current and not all(unit.heading and not _is_statement(text, unit) for unit in current):
+    if current and not all(unit.heading for unit in current):
         atoms.append(current)
     result: list[list[_Unit]] = []
     for atom in atoms:
@@ -104,10 +100,6 @@ def _atoms(text: str, run: list[_Unit], max_chars: int) -> list[list[_Unit]]:
             span = (atom[0].start, atom[-1].end)
             result.extend([_Unit(start, end)] for start, end in split_long_sentence(text, span, max_chars))
     return result
-
-
-def _is_statement(text: str, unit: _Unit) -> bool:
-    return text[unit.start : unit.end].rstrip().endswith(_STATEMENT_ENDS)
 
 
 def _pack(atoms: list[list[_Unit]], settings: Settings) -> list[Span]:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 # Stored indexes record this; bump it whenever cleaning, structure or chunking rules change what
 # chunks come out of the same files, so an index built by older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:

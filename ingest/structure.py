@@ -206,11 +206,11 @@ class _Builder:
 
     def finish(self) -> DocStructure:
         title = self.doc_title or ""
-        if self.section is not None and self.pending and not self.section.blocks:
-            # A section that is nothing but its title line (a one-line note) is handed to the
-            # chunker, which keeps it when the line is a statement rather than a bare heading.
+        if self.section is not None and self.pending and not any(s.blocks for s in self.sections):
+            # A document that is nothing but its title line(s) (a one-line note, a short Q&A
+            # passage) has no headings: those lines are its content, and dropping them loses it.
             lines = [ln for ln, _ in self.pending]
-            self.section.blocks.append(Block(self.section.title, self.section.root, lines, len(lines)))
+            self.section.blocks.append(Block(self.section.title, self.section.root, lines, 0))
         blocks = []
         for section in self.sections:
             for block in section.blocks:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import chunk_document, ingest_corpus, read_corpus
-from ingest.records import SECTION_SEP, Chunk, IngestResult
+from ingest.records import SECTION_SEP, Chunk, Document, IngestResult
 from settings import Settings
 
 # Independent of ingest/clean.py on purpose: plain substrings a reader would call boilerplate.
@@ -164,3 +164,16 @@ def test_bad_files_are_skipped_and_good_ones_chunked(
 def test_missing_corpus_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="corpus directory"):
         read_corpus(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "厦门医保可以在全国直接结算。\n",
+        "医保卡挂失请拨打12333\n",
+        "孩子的医保怎么办理?答:带户口本去社区办理。",
+    ],
+)
+def test_a_document_that_is_only_its_first_line_keeps_it(text: str) -> None:
+    chunks, _ = chunk_document(Document("note.txt", text, "sha"), Settings.from_env())
+    assert [c.text for c in chunks] == [text.strip()]
