@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", _serve, "serve the web pages and the API (builds the index first if missing)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+
+    p = command("bench", _bench, "measure latency, throughput, ingest and FAISS at scale (BENCHMARKS.md)")
+    p.add_argument("--quick", action="store_true", help="few requests, 10k-row scale only (under a minute)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON results here")
+    p.add_argument("--markdown", type=Path, metavar="OUT", help="also write the markdown tables here")
     return parser
 
 
@@ -210,6 +215,21 @@ def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     print(table(runs, BEIR_KEYS))
     if args.json:
         write_json(result, args.json)
+    return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.bench import render_markdown, run_bench
+    from eval.bench.report import write_json
+
+    result = run_bench(settings, quick=args.quick)
+    tables = render_markdown(result)
+    print(tables)
+    if args.json:
+        write_json(result, args.json)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(tables, encoding="utf-8")
     return 0
 
 

@@ -147,15 +147,18 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
     try:
         _write_version(version, index)
         _write_synced(index_dir / "CURRENT.tmp", version.name)
+        previous = _live_name(index_dir)
+        os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
     except BaseException:
-        shutil.rmtree(version, ignore_errors=True)
         with contextlib.suppress(OSError):
             (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
+        if _live_name(index_dir) != version.name:
+            shutil.rmtree(version, ignore_errors=True)
         raise
-    previous = _live_name(index_dir)
-    os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
-    _fsync(index_dir)
-    _remove_old_versions(index_dir, keep={version.name, previous})
+    # The new index is live; what follows is housekeeping and must not report a failure.
+    with contextlib.suppress(OSError):
+        _fsync(index_dir)
+        _remove_old_versions(index_dir, keep={version.name, previous})
     return version
 
 

@@ -17,6 +17,7 @@ from ingest.sentences import Span, is_lead_in, split_long_sentence, split_senten
 from ingest.structure import Block
 from settings import Settings
 
+
 @dataclass(frozen=True)
 class _Unit:
     """A sentence (or heading line, or piece of an over-long sentence) in a chunk."""

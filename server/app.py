@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.engine import Engine
 from server.routers import api, pages
@@ -69,20 +71,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
-    @app.middleware("http")
-    async def limits_and_headers(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            response = _error(
-                413, f"请求体太大（最多 {settings.max_body_bytes} 字节）/ request body too large"
-            )
-        else:
-            response = await call_next(request)
-        for name, value in _HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/docs", "/redoc")):
-            response.headers["Content-Security-Policy"] = _DOCS_CSP
-        return response
+    app.add_middleware(_LimitsAndHeaders, max_body_bytes=settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -108,6 +97,79 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
+class _LimitsAndHeaders:
+    """Plain ASGI middleware: refuses bodies over the limit and adds the security headers.
+
+    The body is read here, before any route sees it, and counted as it arrives: a declared
+    Content-Length over the limit is refused at once, and a chunked body (no Content-Length)
+    is refused as soon as it passes the limit, so no request can make the server buffer more
+    than ``max_body_bytes``. Errors that escape the routes become a JSON 500 that carries the
+    same headers."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if path.startswith(("/docs", "/redoc")):
+                    headers["Content-Security-Policy"] = _DOCS_CSP
+            await send(message)
+
+        limit = self.max_body_bytes
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _too_large(limit)(scope, receive, send_with_headers)
+            return
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client is gone: nobody to answer
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                await _too_large(limit)(scope, receive, send_with_headers)
+                return
+            parts.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()  # after the body: waits for the disconnect, as ASGI has it
+
+        try:
+            await self.app(scope, replay, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s", path)
+            await _error(500, "服务器内部错误 / internal error")(scope, replay, send_with_headers)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return _error(413, f"请求体太大（最多 {limit} 字节）/ request body too large")
+
+
 async def _watch_index(app: FastAPI) -> None:
     """Pick up the index that `yibao ingest` writes while the server runs."""
     while True:
@@ -119,6 +181,9 @@ async def _watch_index(app: FastAPI) -> None:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Load the model and the index first, then listen: a missing model or a damaged index is
+    reported by the command as one line (an IndexStoreError) before any port is opened."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    engine = Engine.start(settings)
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")

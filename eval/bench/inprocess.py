@@ -129,8 +129,8 @@ def measure(settings: Settings, embedder: Embedder, questions: list[str], quick:
             (row["share"], name) for name, row in stage_rows.items() if name != "encode"
         ),
         "cached": _cached_repeat(settings, embedder, questions, floor_stats["p50"]),
-        "threads": thread_experiments(embedder, answerer, questions[: 20 if quick else 40]),
-        "parallel_capacity": parallel_capacity(answerer, questions, 24 if quick else 120),
+        "threads": thread_experiments(embedder, answerer, questions[: 5 if quick else 40]),
+        "parallel_capacity": parallel_capacity(answerer, questions, 16 if quick else 120),
     }
 
 

@@ -1,0 +1,93 @@
+"""``yibao bench``: the floor, the in-process pipeline, HTTP, ingest and FAISS at scale, in one run.
+
+``run_bench(settings, quick)`` returns one JSON-able dict; ``render_markdown`` turns it into the
+tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
+thread settings), ``http_load``, ``ingest``, ``backends`` (onnxruntime fp32/int8 against torch),
+``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report`` holds the targets and tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from eval.bench.report import render_markdown, targets
+from settings import ROOT, Settings
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+
+__all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
+
+PARTS = ("inprocess", "http", "ingest", "backends", "scale")
+# The backend comparison builds an index per backend: too slow for --quick.
+QUICK_PARTS = ("inprocess", "http", "ingest", "scale")
+QUICK_QUESTIONS = 12
+
+
+def run_bench(
+    settings: Settings,
+    quick: bool = False,
+    *,
+    embedder: Embedder | None = None,
+    parts: tuple[str, ...] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
+    from eval.bench import backends, http_load, ingest, inprocess, machine, scale
+    from eval.questions import load_questions
+    from index.embedder import Embedder
+
+    parts = parts or (QUICK_PARTS if quick else PARTS)
+    started = time.perf_counter()
+    result: dict = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": machine.describe(),
+        "settings": {
+            "model": settings.model,
+            "threads": settings.threads,
+            "query_cache_size": settings.query_cache_size,
+            "batch_size": settings.batch_size,
+            "data_dir": str(settings.data_dir),
+            "corpus_dir": str(settings.corpus_dir),
+        },
+    }
+    if embedder is None:
+        t0 = time.perf_counter()
+        embedder = Embedder.load(settings)
+        result["model_load_seconds"] = round(time.perf_counter() - t0, 1)
+    result["machine"]["torch_threads"] = _torch_threads()
+    questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
+    if quick:
+        questions = questions[:QUICK_QUESTIONS]
+    result["questions"] = len(questions)
+
+    floor = inprocess.floor_encoder(embedder)
+    if "inprocess" in parts:
+        log("bench: floor and in-process pipeline")
+        result["inprocess"] = inprocess.measure(settings, embedder, questions, quick)
+    if "http" in parts:
+        log("bench: HTTP (yibao serve subprocess)")
+        result["http"] = http_load.measure(settings, questions, floor, quick)
+    if "ingest" in parts:
+        log("bench: ingest from scratch")
+        result["ingest"] = ingest.measure(settings, embedder, quick)
+    if "backends" in parts:
+        log("bench: other inference backends (onnxruntime fp32 / int8)")
+        result["backends"] = backends.measure(settings, embedder, quick, log=log)
+    if "scale" in parts:
+        log("bench: FAISS at scale")
+        result["scale"] = scale.measure(quick, log=log)
+    result["machine"]["load_average_end"] = machine.load_average()
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["targets"] = targets(result)
+    return result
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()

@@ -1,0 +1,332 @@
+"""The benchmark's targets (met or not) and its markdown tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HTTP_P50_OVER_FLOOR = 1.5
+NON_ENCODE_SHARE = 0.10
+THROUGHPUT_SHARE = 0.9
+INGEST_OVER_RAW = 0.9
+SCALE_ROWS = 1_000_000
+SCALE_P50_MS = 10.0
+SCALE_RECALL = 0.95
+
+
+def _target(name: str, goal: str, value: str, met: bool | None) -> dict:
+    return {"target": name, "goal": goal, "measured": value, "met": met}
+
+
+def targets(result: dict) -> list[dict]:
+    """Each target of the performance issue with the measured value; met is None when not measured."""
+    out = []
+    http = result.get("http")
+    inproc = result.get("inprocess")
+    if http:
+        r = http["p50_over_floor"]
+        p50 = http["phases"]["1"]["latency"]["p50"]
+        out.append(
+            _target(
+                "/api/ask p50, 1 client",
+                f"≤ {HTTP_P50_OVER_FLOOR} × floor",
+                f"{p50} ms = {r} × floor ({http['floor_interleaved']['p50']} ms)",
+                r is not None and r <= HTTP_P50_OVER_FLOOR,
+            )
+        )
+    if inproc:
+        share, stage = inproc["max_non_encode_share"]
+        out.append(
+            _target(
+                "largest stage other than encoding",
+                f"≤ {NON_ENCODE_SHARE:.0%} of the ask",
+                f"{stage}: {share:.1%}",
+                share <= NON_ENCODE_SHARE,
+            )
+        )
+    if http:
+        p16 = http["phases"]["16"]
+        capacity = (inproc or {}).get("parallel_capacity", {}).get("asks_per_second")
+        shown = f"{p16['rps']} req/s, {p16['errors']} errors, server CPU {p16['server_cpu_cores']} cores"
+        met = p16["errors"] == 0
+        if capacity:
+            shown += f"; in-process capacity {capacity} asks/s (ratio {p16['rps'] / capacity:.2f})"
+            met = met and p16["rps"] >= THROUGHPUT_SHARE * capacity
+        out.append(
+            _target(
+                "16 concurrent clients",
+                f"0 errors, ≥ {THROUGHPUT_SHARE} × in-process asks/s with every core asking",
+                shown,
+                met,
+            )
+        )
+    ingest = result.get("ingest")
+    if ingest:
+        out.append(
+            _target(
+                "ingest throughput",
+                f"≥ {INGEST_OVER_RAW} × raw model.encode on the same texts",
+                f"{ingest['ingest_over_raw']} ({ingest['texts_per_second']} vs "
+                f"{ingest['raw_texts_per_second']} texts/s)",
+                ingest["ingest_over_raw"] is not None and ingest["ingest_over_raw"] >= INGEST_OVER_RAW,
+            )
+        )
+    scale = result.get("scale")
+    if scale is not None:
+        row = next((r for r in scale["rows"] if r["rows"] == SCALE_ROWS and r["auto_choice"]), None)
+        if row is None:
+            out.append(_target("1M chunks search", "p50 ≤ 10 ms at recall@10 ≥ 0.95", "not measured", None))
+        else:
+            out.append(
+                _target(
+                    "1M chunks search (auto kind)",
+                    f"p50 ≤ {SCALE_P50_MS:g} ms at recall@10 ≥ {SCALE_RECALL}",
+                    f"{row['kind']}: p50 {row['p50_ms']} ms, recall@10 {row['recall_at_10']}, "
+                    f"{row['index_mib']} MiB",
+                    row["p50_ms"] <= SCALE_P50_MS and row["recall_at_10"] >= SCALE_RECALL,
+                )
+            )
+    return out
+
+
+def write_json(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _met(value: bool | None) -> str:
+    return {True: "met", False: "**not met**", None: "not measured"}[value]
+
+
+def render_markdown(result: dict) -> str:
+    """The tables of one run, in the order of BENCHMARKS.md."""
+    out = []
+    m = result["machine"]
+    out.append(
+        f"Run {result['created_at']}{' (quick)' if result['quick'] else ''}, {result['seconds']} s. "
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM; Python {m['python']}, "
+        f"torch {m['torch']} ({m['torch_threads']} intra-op threads), faiss {m['faiss']}, "
+        f"sentence-transformers {m['sentence_transformers']}, transformers {m['transformers']}, "
+        f"numpy {m['numpy']}. Load average at start {m['load_average_start']}, "
+        f"at end {m.get('load_average_end')}."
+    )
+    out.append(
+        "### Targets\n\n"
+        + _table(
+            ["target", "goal", "measured", ""],
+            [[t["target"], t["goal"], t["measured"], _met(t["met"])] for t in result["targets"]],
+        )
+    )
+    inproc = result.get("inprocess")
+    if inproc:
+        out.append(_inprocess(inproc))
+    http = result.get("http")
+    if http:
+        out.append(_http(http))
+    ingest = result.get("ingest")
+    if ingest:
+        out.append(_ingest(ingest))
+    backends = result.get("backends")
+    if backends:
+        out.append(_backends(backends))
+    scale = result.get("scale")
+    if scale:
+        out.append(_scale(scale))
+    return "\n\n".join(out) + "\n"
+
+
+def _backends(b: dict) -> str:
+    if "skipped" in b:
+        return f"### Inference backends\n\nSkipped: {b['skipped']}."
+    keys: list[str] = []
+    for row in b["backends"].values():
+        keys += [k for k in row.get("quality", {}) if k not in keys]
+    rows = []
+    for name, r in b["backends"].items():
+        cap = r["parallel_capacity"]
+        rows.append(
+            [
+                name,
+                r["floor"]["p50"],
+                r["floor"]["p95"],
+                r["floor_speedup"],
+                r["cosine_to_torch_min"],
+                r.get("ingest_texts_per_second", "(configured index)"),
+                f"{cap['single_thread_asks_per_second']} / {cap['asks_per_second']}",
+                *(r.get("quality", {}).get(k, "") for k in keys),
+            ]
+        )
+    files = ", ".join(f"{k} {v} MiB" for k, v in b["files_mib"].items())
+    return (
+        f"### Inference backends\n\nSame model, exported once to ONNX ({b['export_seconds']} s; {files}); "
+        f"{b['threads']} intra-op thread(s) everywhere. Floor = one question (tokenise + run), "
+        "interleaved across backends. Quality: eval/questions.jsonl, hybrid, over an index built with "
+        "that backend.\n\n"
+        + _table(
+            [
+                "backend",
+                "floor p50 ms",
+                "p95 ms",
+                "speed-up",
+                "min cos to torch",
+                "ingest texts/s",
+                "asks/s 1 thread / all cores",
+                *keys,
+            ],
+            rows,
+        )
+    )
+
+
+def _inprocess(r: dict) -> str:
+    floor = r["floor"]["p50"]
+    rows = [["floor: model.encode, 1 question", r["floor"]["p50"], r["floor"]["p95"], 1.0]]
+    for mode, s in r["retrieve"].items():
+        rows.append([f"retrieve {mode}", s["p50"], s["p95"], round(s["p50"] / floor, 2)])
+    rows.append(["ask (hybrid + answer)", r["ask"]["p50"], r["ask"]["p95"], r["ask_over_floor"]])
+    c = r["cached"]
+    rows.append(
+        [
+            f"ask, cached repeat (cache {c['cache_size']})",
+            c["ask"]["p50"],
+            c["ask"]["p95"],
+            c["ask_over_floor"],
+        ]
+    )
+    parts = [
+        f"### In process\n\n{r['questions']} distinct questions × {r['passes']} passes, query cache off "
+        "(each question really encoded); measurements interleaved question by question.\n\n"
+        + _table(["measure", "p50 ms", "p95 ms", "p50 / floor"], rows)
+    ]
+    stage_rows = [[name, s["p50"], s["p95"], f"{s['share']:.1%}"] for name, s in r["stages"].items()]
+    parts.append(
+        "Ask by stage (share = stage's total time / all asks' total time; `other` is the ask's time "
+        "outside the named stages):\n\n" + _table(["stage", "p50 ms", "p95 ms", "share"], stage_rows)
+    )
+    t = r["threads"]
+    trows = [
+        [f"floor, torch {n} thread(s)", s["p50"], s["p95"]] for n, s in t["floor_by_torch_threads"].items()
+    ]
+    for label, s in t["ask_by_blas_threads"].items():
+        trows.append([f"ask, {label} (fusion p50 {s['fusion']['p50']} ms)", s["ask"]["p50"], s["ask"]["p95"]])
+    cap = r["parallel_capacity"]
+    trows.append(
+        [
+            f"in-process capacity: {cap['threads']} threads asking at once ({cap['requests']} asks)",
+            f"{cap['asks_per_second']} asks/s",
+            f"1 thread: {cap['single_thread_asks_per_second']} asks/s",
+        ]
+    )
+    parts.append(
+        f"Thread settings (configured: torch {t['configured_torch_threads']} thread(s); "
+        "variants interleaved):\n\n" + _table(["variant", "p50 ms", "p95 ms"], trows)
+    )
+    return "\n\n".join(parts)
+
+
+def _http(h: dict) -> str:
+    s = h["server"]
+    rows = []
+    for clients, p in h["phases"].items():
+        lat = p["latency"]
+        rows.append(
+            [
+                clients,
+                p["requests"],
+                p["errors"],
+                p["rps"],
+                lat["p50"],
+                lat["p95"],
+                lat["p99"],
+                p["server_cpu_cores"],
+            ]
+        )
+    return (
+        f"### HTTP /api/ask\n\nOne `yibao serve` process (query cache off), started in "
+        f"{s['startup_seconds']} s; {s.get('rss_mib')} MiB resident, {s.get('threads')} threads at the end. "
+        f"The 1-client run alternates each request with the floor for the same question in the "
+        f"benchmark process: floor p50 {h['floor_interleaved']['p50']} ms, /api/ask p50 = "
+        f"{h['p50_over_floor']} × floor.\n\n"
+        + _table(
+            ["clients", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU (cores)"],
+            rows,
+        )
+    )
+
+
+def _ingest(r: dict) -> str:
+    rows = [
+        ["documents / chunks / embedded texts", f"{r['documents']} / {r['chunks']} / {r['embedded_texts']}"],
+        ["build from scratch, s", ", ".join(map(str, r["build_seconds"]))],
+        ["raw model.encode of the same texts, s", ", ".join(map(str, r["raw_encode_seconds"]))],
+        ["chunks/s (ingest)", r["chunks_per_second"]],
+        ["embedded texts/s: ingest vs raw encode", f"{r['texts_per_second']} vs {r['raw_texts_per_second']}"],
+        ["ingest / raw encode throughput", r["ingest_over_raw"]],
+    ]
+    return f"### Ingest\n\nCorpus: {r['corpus']}.\n\n" + _table(["", ""], rows)
+
+
+def _scale(s: dict) -> str:
+    rows = []
+    for r in s["rows"]:
+        extra = r.get("param", "")
+        if "p50_ms_all_threads" in r:
+            extra = f"all OpenMP threads: p50 {r['p50_ms_all_threads']} ms"
+        rows.append(
+            [
+                f"{r['rows']:,}",
+                r["kind"] + (" (auto)" if r["auto_choice"] else ""),
+                r["build_seconds"],
+                r["index_mib"],
+                r["bytes_per_vector"],
+                r["p50_ms"],
+                r["p95_ms"],
+                r["recall_at_10"],
+                extra,
+            ]
+        )
+    sweep_rows = []
+    for r in s["rows"]:
+        for point in r.get("sweep", []):
+            name = next(k for k in point if k not in ("p50_ms", "p95_ms", "recall_at_10"))
+            sweep_rows.append(
+                [
+                    f"{r['rows']:,}",
+                    r["kind"],
+                    f"{name}={point[name]}",
+                    point["p50_ms"],
+                    point["p95_ms"],
+                    point["recall_at_10"],
+                ]
+            )
+    neighbours = "; ".join(
+        f"{d['rows']:,}: 1st {d['top1_cosine_p50']}, 10th {d['top10_cosine_p50']}" for d in s["neighbours"]
+    )
+    return (
+        f"### FAISS at scale\n\nSynthetic {s['dim']}-d vectors ({s['data']}); {s['queries']} queries, "
+        f"one search thread, recall@{s['k']} against exact search. Median cosine of the exact "
+        f"neighbours — {neighbours}. Parameters: flat up to {s['params']['exact_max_rows']:,} rows; "
+        f"hnsw = {s['params']['hnsw']}; ivfpq = {s['params']['ivfpq']}.\n\n"
+        + _table(
+            [
+                "rows",
+                "kind",
+                "build s",
+                "index MiB",
+                "bytes/vector",
+                "search p50 ms",
+                "p95 ms",
+                "recall@10",
+                "notes",
+            ],
+            rows,
+        )
+        + "\n\nSearch-parameter sweeps (same indexes):\n\n"
+        + _table(["rows", "kind", "parameter", "p50 ms", "p95 ms", "recall@10"], sweep_rows)
+    )

@@ -1,0 +1,84 @@
+"""``yibao bench --quick`` runs every part end to end: in process, a real server over HTTP,
+ingest from scratch, FAISS at 10k rows; zero HTTP errors and the keys BENCHMARKS.md is made of."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from eval.bench import render_markdown, run_bench
+from eval.bench.report import targets
+from eval.bench.scale import e5_like
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick_result(settings, embedder, retriever) -> dict:
+    # ``retriever`` builds the session's index first, so that the bench only measures.
+    started = time.perf_counter()
+    result = run_bench(settings, quick=True, embedder=embedder, log=lambda _: None)
+    result["_test_seconds"] = time.perf_counter() - started
+    return result
+
+
+def test_quick_bench_has_every_part(quick_result: dict) -> None:
+    r = quick_result
+    assert r["quick"] is True
+    assert {"machine", "inprocess", "http", "ingest", "scale", "targets"} <= set(r)
+    assert r["machine"]["nproc"] >= 1 and r["machine"]["torch"]
+    inproc = r["inprocess"]
+    assert inproc["floor"]["p50"] > 0 and inproc["ask"]["p50"] > 0
+    assert set(inproc["retrieve"]) == {"dense", "lexical", "hybrid"}
+    assert {"encode", "faiss", "bm25", "fusion", "compose", "script"} <= set(inproc["stages"])
+    assert inproc["ask_over_floor"] > 0
+    assert inproc["cached"]["ask"]["p50"] > 0
+    assert inproc["parallel_capacity"]["asks_per_second"] > 0
+
+
+def test_quick_bench_http_has_no_errors(quick_result: dict) -> None:
+    http = quick_result["http"]
+    assert set(http["phases"]) == {"1", "4", "16"}
+    assert http["errors"] == 0
+    for phase in http["phases"].values():
+        assert phase["errors"] == 0
+        assert phase["rps"] > 0
+        assert 0 < phase["latency"]["p50"] <= phase["latency"]["p95"] <= phase["latency"]["p99"]
+    assert http["p50_over_floor"] > 0
+
+
+def test_quick_bench_ingest_and_scale(quick_result: dict) -> None:
+    ingest = quick_result["ingest"]
+    assert ingest["chunks"] > 0 and ingest["embedded_texts"] >= ingest["chunks"]
+    assert ingest["ingest_over_raw"] > 0
+    rows = quick_result["scale"]["rows"]
+    assert {r["kind"] for r in rows} == {"flat", "hnsw"}
+    flat = next(r for r in rows if r["kind"] == "flat")
+    assert flat["recall_at_10"] == 1.0 and flat["auto_choice"]
+    assert all(r["rows"] == 10_000 and r["index_mib"] > 0 for r in rows)
+
+
+def test_quick_bench_renders_and_is_quick(quick_result: dict) -> None:
+    text = render_markdown(quick_result)
+    for heading in ("### Targets", "### In process", "### HTTP /api/ask", "### Ingest", "### FAISS at scale"):
+        assert heading in text
+    names = {t["target"] for t in quick_result["targets"]}
+    assert {"/api/ask p50, 1 client", "16 concurrent clients"} <= names
+    # The model is loaded by the fixture and the index built by it; the rest takes under a minute
+    # on the 2-core benchmark machine. The bound is loose because that machine is shared.
+    assert quick_result["_test_seconds"] < 150
+
+
+def test_targets_without_measurements_are_not_met_or_unknown() -> None:
+    assert targets({}) == []
+    scale_only = targets({"scale": {"rows": []}})
+    assert scale_only[0]["met"] is None
+
+
+def test_synthetic_vectors_are_unit_length_and_e5_like() -> None:
+    vectors, queries = e5_like(2_000, 20, seed=1)
+    assert vectors.shape == (2_000, 384) and queries.shape == (20, 384)
+    assert abs(float((vectors**2).sum(axis=1).mean()) - 1) < 1e-4
+    # e5 cosines bunch high: any two rows sit well above zero.
+    assert float((queries @ vectors.T).mean()) > 0.8
