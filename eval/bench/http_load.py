@@ -173,13 +173,14 @@ def run_clients(server: Server, questions: list[str], clients: int, requests: in
             client.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+    cpu0, own0, t0 = server.cpu_seconds(), _own_cpu(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - t0
     cpu = server.cpu_seconds() - cpu0
+    own = _own_cpu() - own0
     return {
         "clients": clients,
         "requests": requests,
@@ -188,7 +189,14 @@ def run_clients(server: Server, questions: list[str], clients: int, requests: in
         "rps": round(requests / seconds, 2),
         "latency": summarize(latencies),
         "server_cpu_cores": round(cpu / seconds, 2),
+        "client_cpu_cores": round(own / seconds, 2),
     }
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this (the clients') process so far."""
+    times = os.times()
+    return times.user + times.system
 
 
 def run_single_interleaved(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+# One process hashing 16 MiB blocks (hashlib drops the GIL; nothing else runs in it).
+_PROBE = "import hashlib,os;b=os.urandom(1<<24);[hashlib.sha256(b).digest() for _ in range({n})]"
 
 
 def _cpu_model() -> str:
@@ -42,6 +48,31 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def cpu_capacity(blocks: int = 24) -> dict:
+    """How many cores' worth of work the machine delivers: the same hashing in one process, then
+    split over one process per core. A VM whose vCPUs share a smaller quota shows fewer
+    effective cores than ``nproc`` and then no thread setting can reach ``nproc`` busy cores."""
+    cores = os.cpu_count() or 1
+
+    def run(processes: int) -> float:
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _PROBE.format(n=blocks // processes)])
+            for _ in range(processes)
+        ]
+        for proc in procs:
+            proc.wait()
+        return time.perf_counter() - t0
+
+    one = min(run(1) for _ in range(2))
+    many = min(run(cores) for _ in range(2))
+    return {
+        "one_process_s": round(one, 2),
+        f"{cores}_processes_s": round(many, 2),
+        "effective_cores": round(one / many, 2),
+    }
+
+
 def describe() -> dict:
     import faiss
     import torch
@@ -60,4 +91,5 @@ def describe() -> dict:
         "numpy": _version("numpy"),
         "onnxruntime": _version("onnxruntime"),
         "load_average_start": load_average(),
+        "cpu_capacity": cpu_capacity(),
     }

@@ -116,6 +116,12 @@ def render_markdown(result: dict) -> str:
         f"numpy {m['numpy']}. Load average at start {m['load_average_start']}, "
         f"at end {m.get('load_average_end')}."
     )
+    cap = m.get("cpu_capacity")
+    if cap:
+        out[-1] += (
+            f" CPU capacity probe (GIL-free hashing, 1 process vs one per core): "
+            f"{cap['effective_cores']} effective cores."
+        )
     out.append(
         "### Targets\n\n"
         + _table(
@@ -245,6 +251,7 @@ def _http(h: dict) -> str:
                 lat["p95"],
                 lat["p99"],
                 p["server_cpu_cores"],
+                p.get("client_cpu_cores", "(floor in between)"),
             ]
         )
     return (
@@ -254,7 +261,17 @@ def _http(h: dict) -> str:
         f"benchmark process: floor p50 {h['floor_interleaved']['p50']} ms, /api/ask p50 = "
         f"{h['p50_over_floor']} × floor.\n\n"
         + _table(
-            ["clients", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU (cores)"],
+            [
+                "clients",
+                "requests",
+                "errors",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "server CPU (cores)",
+                "client CPU (cores)",
+            ],
             rows,
         )
     )
