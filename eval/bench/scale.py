@@ -35,7 +35,7 @@ SPECTRUM_EXPONENT = 1.0
 CLUSTER_SIZE = 50
 WITHIN_CLUSTER_SHARE = 0.5
 K = 10
-SWEEPS = {"hnsw": ("efSearch", (16, 32, 64, 128)), "ivfpq": ("nprobe", (16, 32, 64, 128))}
+SWEEPS = {"hnsw": ("efSearch", (32, 64, 128, 256, 512)), "ivfpq": ("nprobe", (16, 32, 64, 128))}
 
 
 def e5_like(n: int, n_queries: int, seed: int = 0, dim: int = DIM) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +180,7 @@ def measure(quick: bool, log=print) -> dict:
         "params": {
             "exact_max_rows": dense.EXACT_MAX_ROWS,
             "hnsw": f"IndexHNSWSQ fp16, M={dense.HNSW_M}, efConstruction={dense.HNSW_EF_CONSTRUCTION}, "
-            f"efSearch={dense.HNSW_EF_SEARCH}",
+            f"efSearch by rows {dense.HNSW_EF_SEARCH} else {dense.HNSW_EF_SEARCH_MAX}",
             "ivfpq": f"IndexIVFPQ 2*sqrt(n) lists, {DIM // 8}x8-bit codes, nprobe={dense.IVF_NPROBE}",
         },
         "rows": rows,

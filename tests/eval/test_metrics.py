@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pytest
+import pytrec_eval
 
 from eval.metrics import (
     dcg,
@@ -139,7 +140,6 @@ def _random_case(rng: random.Random, graded: bool) -> tuple[dict[str, int], list
 
 @pytest.mark.parametrize("graded", [False, True])
 def test_agrees_with_trec_eval(graded: bool) -> None:
-    pytrec_eval = pytest.importorskip("pytrec_eval")
     rng = random.Random(20240519 + graded)
     qrels_all: dict[str, dict[str, int]] = {}
     run_all: dict[str, dict[str, float]] = {}
