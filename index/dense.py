@@ -1,6 +1,6 @@
 """FAISS inner-product search over normalised vectors; the index kind is chosen in one place.
 
-The thresholds and parameters come from ``yibao bench`` (tables in BENCHMARKS.md, "Scale"): on
+The thresholds and parameters come from ``yibao bench`` (BENCHMARKS.md, "FAISS at scale"): on
 e5-like synthetic vectors, one search thread, recall@10 against exact search.
 
 * ``flat``: exact. Its cost grows with the corpus (one thread: 0.3 ms at 10k rows, 5.5 ms at
@@ -79,7 +79,7 @@ def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, n
     """Top-k (scores, row ids) for one query vector; ids of -1 (fewer rows than k) are dropped.
 
     The search runs with one OpenMP thread: splitting one query's scan across cores made exact
-    search 3x slower on the 2-core benchmark machine (threads wait at the barrier for a core
+    search 4-60x slower on the 2-vCPU benchmark machine (threads wait at the barrier for a core
     that another request or process holds), and concurrent requests already use every core.
     The setting is per calling thread and restored afterwards, so index builds keep all cores."""
     k = min(k, index.ntotal)

@@ -142,13 +142,14 @@ def configure_threads(threads: int = 0) -> int:
     a question is ~20 tokens, too little work to split across cores, and every op of a split
     encode waits at a barrier for its slowest thread, so a core taken by another process (or by
     a second request) stalls it. Concurrency comes from requests running side by side instead.
-    Measured in BENCHMARKS.md ("Thread settings"): on the 2-core machine the floor, the ask and
-    ingest were all several times faster with 1 torch thread than with 2.
+    Measured in BENCHMARKS.md ("Thread settings"): on the 2-vCPU benchmark machine the floor was
+    26 ms with 1 torch thread and ~980 ms with 2; `yibao eval` went from 1031 ms to 27 ms a
+    question and `yibao ingest` from 47 s to 18 s, with identical retrieval metrics.
 
     numpy's BLAS pool is held to one thread too: retrieval and the composer only multiply small
     matrices (MMR over ~30 passages, sentence cosines), where waking BLAS threads costs more than
-    it saves and their spinning competes with the encoder (fusion: ~16 ms -> <1 ms).
-    FAISS needs nothing here: a one-query search runs on the calling thread.
+    it saves and their spinning competes with the encoder (fusion: 20 ms -> 0.7 ms).
+    FAISS searches are held to one OpenMP thread by ``index.dense.search``.
     """
     import torch
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from functools import lru_cache
 
 import jieba
 import opencc
@@ -59,8 +60,12 @@ _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
-    """Traditional → simplified, full-width → half-width, lower case: the form used for matching."""
+    """Traditional → simplified, full-width → half-width, lower case: the form used for matching.
+
+    Cached: the answer composer folds the same corpus sentences on every question, and the
+    pure-Python conversion would otherwise be most of its time."""
     return to_simplified(unicodedata.normalize("NFKC", text)).lower()
 
 

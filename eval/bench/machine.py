@@ -48,7 +48,7 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def cpu_capacity(blocks: int = 24) -> dict:
+def cpu_capacity(blocks: int = 96) -> dict:
     """How many cores' worth of work the machine delivers: the same hashing in one process, then
     split over one process per core. A VM whose vCPUs share a smaller quota shows fewer
     effective cores than ``nproc`` and then no thread setting can reach ``nproc`` busy cores."""

@@ -129,21 +129,14 @@ def render_markdown(result: dict) -> str:
             [[t["target"], t["goal"], t["measured"], _met(t["met"])] for t in result["targets"]],
         )
     )
-    inproc = result.get("inprocess")
-    if inproc:
-        out.append(_inprocess(inproc))
-    http = result.get("http")
-    if http:
-        out.append(_http(http))
-    ingest = result.get("ingest")
-    if ingest:
-        out.append(_ingest(ingest))
-    backends = result.get("backends")
-    if backends:
-        out.append(_backends(backends))
-    scale = result.get("scale")
-    if scale:
-        out.append(_scale(scale))
+    sections = (
+        ("inprocess", _inprocess),
+        ("http", _http),
+        ("ingest", _ingest),
+        ("backends", _backends),
+        ("scale", _scale),
+    )
+    out.extend(render(result[key]) for key, render in sections if result.get(key))
     return "\n\n".join(out) + "\n"
 
 
@@ -169,8 +162,9 @@ def _backends(b: dict) -> str:
             ]
         )
     files = ", ".join(f"{k} {v} MiB" for k, v in b["files_mib"].items())
+    export = f"{b['export_seconds']} s" if b["export_seconds"] >= 1 else "cached by an earlier run"
     return (
-        f"### Inference backends\n\nSame model, exported once to ONNX ({b['export_seconds']} s; {files}); "
+        f"### Inference backends\n\nSame model, exported once to ONNX ({export}; {files}); "
         f"{b['threads']} intra-op thread(s) everywhere. Floor = one question (tokenise + run), "
         "interleaved across backends. Quality: eval/questions.jsonl, hybrid, over an index built with "
         "that backend.\n\n"
