@@ -153,6 +153,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from index.retriever import Retriever
 
     questions = load_questions(args.questions)[: args.limit]
+    # Without the query cache, so that every run's latency includes encoding its questions.
+    settings = replace(settings, query_cache_size=0)
     retriever = _retriever(settings)
     if args.compare:
         variants = [(m, m, settings) for m in ("dense", "lexical", "hybrid")]
