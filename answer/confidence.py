@@ -34,8 +34,9 @@ def coverage(terms: list[str], texts: list[str], lexical: BM25) -> float:
     total = sum(lexical.idf(t) for t in terms)
     if total <= 0:
         return 0.0
-    folded = fold("\n".join(texts))
-    return sum(lexical.idf(t) for t in terms if t in folded) / total
+    # Folded one text at a time: fold is memoised, and corpus passages recur across questions.
+    folded = [fold(text) for text in texts]
+    return sum(lexical.idf(t) for t in terms if any(t in f for f in folded)) / total
 
 
 def confidence(evidence: dict[str, float], settings: Settings, cross_lingual: bool = False) -> float:

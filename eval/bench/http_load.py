@@ -179,17 +179,21 @@ def run_clients(server: Server, questions: list[str], clients: int, requests: in
     for t in threads:
         t.join()
     seconds = time.perf_counter() - t0
-    cpu = server.cpu_seconds() - cpu0
-    own = _own_cpu() - own0
+    phase = _phase(clients, latencies, errors, seconds, server.cpu_seconds() - cpu0)
+    phase["client_cpu_cores"] = round((_own_cpu() - own0) / seconds, 2)
+    return phase
+
+
+def _phase(clients: int, latencies: list[float], errors: int, seconds: float, server_cpu: float) -> dict:
+    """One load phase's figures; rates are over ``seconds`` (the time requests were in flight)."""
     return {
         "clients": clients,
-        "requests": requests,
+        "requests": len(latencies),
         "errors": errors,
         "seconds": round(seconds, 2),
-        "rps": round(requests / seconds, 2),
+        "rps": round(len(latencies) / seconds, 2),
         "latency": summarize(latencies),
-        "server_cpu_cores": round(cpu / seconds, 2),
-        "client_cpu_cores": round(own / seconds, 2),
+        "server_cpu_cores": round(server_cpu / seconds, 2),
     }
 
 
@@ -218,18 +222,8 @@ def run_single_interleaved(
             errors += not ok
     finally:
         client.close()
-    seconds = time.perf_counter() - t0
-    cpu = server.cpu_seconds() - cpu0
-    phase = {
-        "clients": 1,
-        "requests": requests,
-        "errors": errors,
-        "seconds": round(busy, 2),
-        "rps": round(requests / busy, 2),
-        "latency": summarize(latencies),
-        "server_cpu_cores": round(cpu / busy, 2),
-        "wall_seconds_with_floor": round(seconds, 2),
-    }
+    phase = _phase(1, latencies, errors, busy, server.cpu_seconds() - cpu0)
+    phase["wall_seconds_with_floor"] = round(time.perf_counter() - t0, 2)
     return phase, summarize(floors)
 
 
