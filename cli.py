@@ -33,11 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ValueError as exc:
         parser.error(str(exc))
+    from index.e5_model import ModelUnavailable
     from index.store import IndexStoreError
 
     try:
         return args.run(args, settings)
-    except IndexStoreError as exc:
+    except (IndexStoreError, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -17,6 +17,8 @@ class Settings:
     # The built-in name is assembled offline from PyPI packages; anything else is a
     # sentence-transformers model name or local path.
     model: str = BUILTIN_MODEL
+    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedder.BACKENDS.
+    backend: str = "onnx"
     model_cache: Path = Path.home() / ".cache" / "yibao" / "models"
     chunk_min: int = 150
     chunk_max: int = 400

