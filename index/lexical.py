@@ -68,12 +68,15 @@ class BM25:
         if len(hit) > k:
             hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
         best = sorted(hit.tolist(), key=lambda i: (-scores[i], i))
+        # Which query terms each hit contains: one vectorised lookup per term, not per (term, hit).
+        rows = np.array(best, dtype=np.int64)
+        found = [_contains(self._postings[t][0], rows).tolist() for t in terms]
         return [
-            LexicalHit(i, float(scores[i]), tuple(t for t in terms if _contains(self._postings[t][0], i)))
-            for i in best
+            LexicalHit(i, float(scores[i]), tuple(t for t, f in zip(terms, found, strict=True) if f[j]))
+            for j, i in enumerate(best)
         ]
 
 
-def _contains(sorted_ids: np.ndarray, i: int) -> bool:
-    pos = int(np.searchsorted(sorted_ids, i))
-    return pos < len(sorted_ids) and sorted_ids[pos] == i
+def _contains(sorted_ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_ids, rows), len(sorted_ids) - 1)
+    return sorted_ids[pos] == rows

@@ -29,6 +29,7 @@ from settings import ROOT, Settings
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 600.0  # the server builds the index first when there is none
 REQUEST_TIMEOUT_S = 120.0
+BACK_TO_BACK = "1 back-to-back"
 
 
 @dataclass
@@ -228,7 +229,8 @@ def run_single_interleaved(
 
 
 def measure(settings: Settings, questions: list[str], floor: Callable[[str], float], quick: bool) -> dict:
-    """Start the server, warm it up, then 1, 4 and 16 concurrent clients."""
+    """Start the server, warm it up, then 1 client (interleaved with the floor, then back to back),
+    4 and 16 concurrent clients."""
     counts = {1: 10, 4: 24, 16: 48} if quick else {1: 100, 4: 160, 16: 320}
     conf = replace(settings, query_cache_size=0)
     started = time.perf_counter()
@@ -238,6 +240,8 @@ def measure(settings: Settings, questions: list[str], floor: Callable[[str], flo
         phases = {}
         single, floor_stats = run_single_interleaved(server, questions, counts[1], floor)
         phases["1"] = single
+        # What one busy core serves: the reference for the many-client phases.
+        phases[BACK_TO_BACK] = run_clients(server, questions, 1, counts[1])
         for clients in (4, 16):
             phases[str(clients)] = run_clients(server, questions, clients, counts[clients])
         status = server.status()

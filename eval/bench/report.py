@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eval.bench.http_load import BACK_TO_BACK
+
 HTTP_P50_OVER_FLOOR = 1.5
 NON_ENCODE_SHARE = 0.10
 THROUGHPUT_SHARE = 0.9
@@ -45,21 +47,7 @@ def targets(result: dict) -> list[dict]:
             )
         )
     if http:
-        p16 = http["phases"]["16"]
-        capacity = (inproc or {}).get("parallel_capacity", {}).get("asks_per_second")
-        shown = f"{p16['rps']} req/s, {p16['errors']} errors, server CPU {p16['server_cpu_cores']} cores"
-        met = p16["errors"] == 0
-        if capacity:
-            shown += f"; in-process capacity {capacity} asks/s (ratio {p16['rps'] / capacity:.2f})"
-            met = met and p16["rps"] >= THROUGHPUT_SHARE * capacity
-        out.append(
-            _target(
-                "16 concurrent clients",
-                f"0 errors, ≥ {THROUGHPUT_SHARE} × in-process asks/s with every core asking",
-                shown,
-                met,
-            )
-        )
+        out.append(_throughput_target(result, http, inproc))
     ingest = result.get("ingest")
     if ingest:
         out.append(
@@ -87,6 +75,29 @@ def targets(result: dict) -> list[dict]:
                 )
             )
     return out
+
+
+def _throughput_target(result: dict, http: dict, inproc: dict | None) -> dict:
+    """16 clients against "2 busy cores": the cores this machine really delivers (the capacity
+    probe; a shared VM gives less than its core count) times what one busy core serves (one
+    client, back to back, over the same HTTP path)."""
+    p16 = http["phases"]["16"]
+    one = http["phases"].get(BACK_TO_BACK)
+    machine = result.get("machine", {})
+    nproc = machine.get("nproc") or 1
+    probe = (machine.get("cpu_capacity") or {}).get("effective_cores")
+    cores = min(nproc, probe) if probe else nproc
+    shown = f"{p16['rps']} req/s, {p16['errors']} errors, server CPU {p16['server_cpu_cores']} cores"
+    met = p16["errors"] == 0
+    if one:
+        busy = cores * one["rps"]
+        shown += f" = {p16['rps'] / busy:.2f} × ({cores} cores × {one['rps']} req/s of one client)"
+        met = met and p16["rps"] >= THROUGHPUT_SHARE * busy
+    capacity = (inproc or {}).get("parallel_capacity", {}).get("asks_per_second")
+    if capacity:
+        shown += f"; in process, without HTTP: {capacity} asks/s ({p16['rps'] / capacity:.2f})"
+    goal = f"0 errors, ≥ {THROUGHPUT_SHARE} × (cores delivered × one client's req/s)"
+    return _target("16 concurrent clients", goal, shown, met)
 
 
 def write_json(result: dict, path: Path) -> None:
@@ -255,7 +266,8 @@ def _http(h: dict) -> str:
         f"{s['startup_seconds']} s; {s.get('rss_mib')} MiB resident, {s.get('threads')} threads at the end. "
         f"The 1-client run alternates each request with the floor for the same question in the "
         f"benchmark process: floor p50 {h['floor_interleaved']['p50']} ms, /api/ask p50 = "
-        f"{h['p50_over_floor']} × floor.\n\n"
+        f"{h['p50_over_floor']} × floor. The back-to-back run is one client sending its next "
+        "request as soon as the last is answered: what one busy core serves.\n\n"
         + _table(
             [
                 "clients",
