@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from eval.bench.stats import ratio, summarize
@@ -149,16 +149,33 @@ class Client:
         self.conn.close()
 
 
-def run_clients(server: Server, questions: list[str], clients: int, requests: int) -> dict:
+@dataclass
+class Load:
+    """Raw figures of one or more load runs, merged before they are summarised."""
+
+    clients: int
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    def phase(self) -> dict:
+        phase = _phase(self.clients, self.latencies, self.errors, self.seconds, self.server_cpu)
+        phase["client_cpu_cores"] = round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0
+        return phase
+
+
+def run_clients(
+    server: Server, questions: list[str], clients: int, requests: int, load: Load | None = None
+) -> Load:
     """``requests`` asks spread over ``clients`` threads, each sending its next as soon as the last
-    is answered; questions are taken in turn from the list."""
+    is answered; questions are taken in turn from the list. Figures are added to ``load``."""
+    load = load or Load(clients)
     lock = threading.Lock()
     counter = iter(range(requests))
-    latencies: list[float] = []
-    errors = 0
 
     def worker() -> None:
-        nonlocal errors
         client = Client(server.port)
         try:
             while True:
@@ -168,8 +185,8 @@ def run_clients(server: Server, questions: list[str], clients: int, requests: in
                     return
                 ms, ok = client.ask(questions[i % len(questions)])
                 with lock:
-                    latencies.append(ms)
-                    errors += not ok
+                    load.latencies.append(ms)
+                    load.errors += not ok
         finally:
             client.close()
 
@@ -179,10 +196,10 @@ def run_clients(server: Server, questions: list[str], clients: int, requests: in
         t.start()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - t0
-    phase = _phase(clients, latencies, errors, seconds, server.cpu_seconds() - cpu0)
-    phase["client_cpu_cores"] = round((_own_cpu() - own0) / seconds, 2)
-    return phase
+    load.seconds += time.perf_counter() - t0
+    load.server_cpu += server.cpu_seconds() - cpu0
+    load.client_cpu += _own_cpu() - own0
+    return load
 
 
 def _phase(clients: int, latencies: list[float], errors: int, seconds: float, server_cpu: float) -> dict:
@@ -229,21 +246,28 @@ def run_single_interleaved(
 
 
 def measure(settings: Settings, questions: list[str], floor: Callable[[str], float], quick: bool) -> dict:
-    """Start the server, warm it up, then 1 client (interleaved with the floor, then back to back),
-    4 and 16 concurrent clients."""
+    """Start the server, warm it up, then 1 client (interleaved with the floor), 4 clients, and in
+    alternating rounds one client back to back, 16 clients and the CPU capacity probe."""
+    from eval.bench.machine import cpu_capacity
+
     counts = {1: 10, 4: 24, 16: 48} if quick else {1: 100, 4: 160, 16: 320}
+    rounds = 2 if quick else 4
     conf = replace(settings, query_cache_size=0)
     started = time.perf_counter()
     with running_server(conf) as server:
         startup = time.perf_counter() - started
         run_clients(server, questions, 2, 6)  # warm-up: first requests allocate
-        phases = {}
         single, floor_stats = run_single_interleaved(server, questions, counts[1], floor)
-        phases["1"] = single
-        # What one busy core serves: the reference for the many-client phases.
-        phases[BACK_TO_BACK] = run_clients(server, questions, 1, counts[1])
-        for clients in (4, 16):
-            phases[str(clients)] = run_clients(server, questions, clients, counts[clients])
+        four = run_clients(server, questions, 4, counts[4])
+        # The 16-client figure is judged against what one busy core serves (one client back to
+        # back) times the cores the machine delivers; the three alternate so that all see the
+        # same neighbours.
+        one, many, probes = Load(1), Load(16), []
+        for _ in range(rounds):
+            run_clients(server, questions, 1, counts[1] // rounds, one)
+            run_clients(server, questions, 16, counts[16] // rounds, many)
+            probes.append(cpu_capacity(48 if quick else 96)["effective_cores"])
+        phases = {"1": single, BACK_TO_BACK: one.phase(), "4": four.phase(), "16": many.phase()}
         status = server.status()
     p50 = phases["1"]["latency"]["p50"]
     return {
@@ -256,6 +280,8 @@ def measure(settings: Settings, questions: list[str], floor: Callable[[str], flo
         },
         "floor_interleaved": floor_stats,
         "phases": phases,
+        "rounds": rounds,
+        "effective_cores": sorted(probes)[len(probes) // 2],
         "p50_over_floor": ratio(p50, floor_stats["p50"]),
         "errors": sum(p["errors"] for p in phases.values()),
     }

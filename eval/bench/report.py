@@ -79,13 +79,12 @@ def targets(result: dict) -> list[dict]:
 
 def _throughput_target(result: dict, http: dict, inproc: dict | None) -> dict:
     """16 clients against "2 busy cores": the cores this machine really delivers (the capacity
-    probe; a shared VM gives less than its core count) times what one busy core serves (one
-    client, back to back, over the same HTTP path)."""
+    probe, taken between the load rounds; a shared VM gives less than its core count) times what
+    one busy core serves (one client, back to back, over the same HTTP path, in the same rounds)."""
     p16 = http["phases"]["16"]
     one = http["phases"].get(BACK_TO_BACK)
-    machine = result.get("machine", {})
-    nproc = machine.get("nproc") or 1
-    probe = (machine.get("cpu_capacity") or {}).get("effective_cores")
+    nproc = result.get("machine", {}).get("nproc") or 1
+    probe = http.get("effective_cores")
     cores = min(nproc, probe) if probe else nproc
     shown = f"{p16['rps']} req/s, {p16['errors']} errors, server CPU {p16['server_cpu_cores']} cores"
     met = p16["errors"] == 0
@@ -266,8 +265,10 @@ def _http(h: dict) -> str:
         f"{s['startup_seconds']} s; {s.get('rss_mib')} MiB resident, {s.get('threads')} threads at the end. "
         f"The 1-client run alternates each request with the floor for the same question in the "
         f"benchmark process: floor p50 {h['floor_interleaved']['p50']} ms, /api/ask p50 = "
-        f"{h['p50_over_floor']} × floor. The back-to-back run is one client sending its next "
-        "request as soon as the last is answered: what one busy core serves.\n\n"
+        f"{h['p50_over_floor']} × floor. Then 4 clients; then, in {h.get('rounds', 1)} alternating "
+        "rounds, one client sending its next request as soon as the last is answered (what one busy "
+        "core serves), 16 clients, and the CPU capacity probe (median "
+        f"{h.get('effective_cores')} effective cores).\n\n"
         + _table(
             [
                 "clients",
