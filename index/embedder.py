@@ -190,11 +190,16 @@ def configure_threads(threads: int = 0) -> int:
     """
     import torch
 
-    n = threads if threads > 0 else 1
+    n = threads_per_pass(threads)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     _set_numpy_blas_threads(1)
     return n
+
+
+def threads_per_pass(threads: int = 0) -> int:
+    """The intra-op thread count of one forward pass for ``Settings.threads`` (0 means 1)."""
+    return threads if threads > 0 else 1
 
 
 @contextlib.contextmanager

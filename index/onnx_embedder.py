@@ -20,7 +20,7 @@ import numpy as np
 
 from index.build_once import build_once, write_marker
 from index.e5_model import ModelUnavailable
-from index.embedder import Embedder, configure_threads, model_fingerprint
+from index.embedder import Embedder, model_fingerprint, threads_per_pass
 from index.torch_embedder import load_sentence_transformer
 from settings import Settings
 
@@ -38,15 +38,15 @@ class OnnxEmbedder(Embedder):
 
     tag = "onnx"
 
-    def __init__(self, model: SentenceTransformer, path: Path, settings: Settings, threads: int) -> None:
+    def __init__(self, model: SentenceTransformer, weights: str, path: Path, settings: Settings) -> None:
         self.path = path
-        self._session = _session(path, threads)
+        self._session = _session(path, threads_per_pass(settings.threads))
         self._tokenizer = model.tokenizer
         self._max_length = model.max_seq_length
         self._prompts = dict(getattr(model, "prompts", None) or {})
         # Its vectors are not bit-identical to torch's: an index built on one backend is rebuilt,
         # not silently reused, on another.
-        fingerprint = f"{model_fingerprint(model)}-{self.tag}"
+        fingerprint = f"{weights}-{self.tag}"
         super().__init__(
             settings.model, fingerprint, self._prompts, settings.batch_size, settings.query_cache_size
         )
@@ -57,18 +57,20 @@ class OnnxEmbedder(Embedder):
         reason = _not_exportable(model)
         if reason:
             raise ModelUnavailable(f"{reason}; set YIBAO_BACKEND=torch for this model")
-        path = cls._model_file(model, settings.model_cache)
+        weights = model_fingerprint(model)
+        path = cls._model_file(model, weights, settings.model_cache)
         try:
-            return cls(model, path, settings, configure_threads(settings.threads))
+            return cls(model, weights, path, settings)
         except _load_errors() as exc:  # damaged on disk with intact sizes: built again, once
             log.warning("rebuilding %s: %s", path.parent, exc)
             shutil.rmtree(path.parent, ignore_errors=True)
-            path = cls._model_file(model, settings.model_cache)
-            return cls(model, path, settings, configure_threads(settings.threads))
+            path = cls._model_file(model, weights, settings.model_cache)
+            return cls(model, weights, path, settings)
 
     @classmethod
-    def _model_file(cls, model: SentenceTransformer, cache: Path) -> Path:
-        return export_fp32(model, cache)
+    def _model_file(cls, model: SentenceTransformer, weights: str, cache: Path) -> Path:
+        """The ONNX file for ``model`` (fingerprint ``weights``) under ``cache``, built on first use."""
+        return _built(cache / f"onnx-{weights}", lambda out: _export(model, out))
 
     def forward(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         prefix = self._prompts.get(prompt_name, "") if prompt_name else ""
@@ -100,14 +102,9 @@ class OnnxInt8Embedder(OnnxEmbedder):
     tag = "onnx-int8"
 
     @classmethod
-    def _model_file(cls, model: SentenceTransformer, cache: Path) -> Path:
-        fp32 = export_fp32(model, cache)
-        return _built(cache / f"onnx-int8-{model_fingerprint(model)}", lambda out: _quantize(fp32, out))
-
-
-def export_fp32(model: SentenceTransformer, cache: Path) -> Path:
-    """``model.onnx`` for ``model`` under ``cache``, exported on first use."""
-    return _built(cache / f"onnx-{model_fingerprint(model)}", lambda out: _export(model, out))
+    def _model_file(cls, model: SentenceTransformer, weights: str, cache: Path) -> Path:
+        fp32 = super()._model_file(model, weights, cache)
+        return _built(cache / f"onnx-int8-{weights}", lambda out: _quantize(fp32, out))
 
 
 def _built(folder: Path, build: Any) -> Path:

@@ -38,7 +38,7 @@ def run_bench(
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
     from eval.bench import backends, http_load, ingest, inprocess, machine, scale
     from eval.questions import load_questions
-    from index.embedder import Embedder, configure_threads
+    from index.embedder import Embedder, threads_per_pass
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
     started = time.perf_counter()
@@ -60,7 +60,7 @@ def run_bench(
         t0 = time.perf_counter()
         embedder = Embedder.load(settings)
         result["model_load_seconds"] = round(time.perf_counter() - t0, 1)
-    result["settings"]["threads_per_pass"] = configure_threads(settings.threads)
+    result["settings"]["threads_per_pass"] = threads_per_pass(settings.threads)
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
     if quick:
         questions = questions[:QUICK_QUESTIONS]

@@ -19,7 +19,8 @@ import numpy as np
 
 from eval.bench.inprocess import floor_encoder, parallel_capacity, uncached_answerer
 from eval.bench.stats import summarize
-from index.embedder import BACKENDS, Embedder, configure_threads
+from index.e5_model import ModelUnavailable
+from index.embedder import BACKENDS, Embedder, threads_per_pass
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -52,12 +53,17 @@ def measure(settings: Settings, embedder: Embedder, quick: bool, log=print) -> d
 
     backends: dict[str, Embedder] = {}
     load_seconds: dict[str, float] = {}
+    skipped: dict[str, str] = {}
     for name in BACKENDS:
         if name == settings.backend:
             backends[name] = embedder
             continue
         t0 = time.perf_counter()
-        backends[name] = Embedder.load(replace(settings, backend=name, query_cache_size=0))
+        try:
+            backends[name] = Embedder.load(replace(settings, backend=name, query_cache_size=0))
+        except ModelUnavailable as exc:  # e.g. a configured model that cannot be exported to ONNX
+            skipped[name] = str(exc)
+            continue
         load_seconds[name] = round(time.perf_counter() - t0, 1)
     questions = load_questions(ROOT / "eval" / "questions.jsonl")
     texts = [q.question for q in questions][: 20 if quick else 60]
@@ -101,4 +107,9 @@ def measure(settings: Settings, embedder: Embedder, quick: bool, log=print) -> d
         row["floor_vs_configured"] = (
             round(row["floor"]["p50"] / configured_p50, 2) if configured_p50 else None
         )
-    return {"configured": settings.backend, "threads": configure_threads(settings.threads), "backends": rows}
+    return {
+        "configured": settings.backend,
+        "threads": threads_per_pass(settings.threads),
+        "backends": rows,
+        "skipped": skipped,
+    }

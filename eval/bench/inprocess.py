@@ -150,10 +150,10 @@ def thread_experiments(
 ) -> dict:
     """The floor and the ask under other backend / numpy-BLAS thread counts, interleaved with the
     configured setting so that all see the same machine load."""
-    from index.embedder import configure_threads
+    from index.embedder import threads_per_pass
 
     cores = os.cpu_count() or 1
-    configured = configure_threads(settings.threads)
+    configured = threads_per_pass(settings.threads)
     settings_tried = sorted({1, cores, configured})
     floors: dict[int, list[float]] = {n: [] for n in settings_tried}
     encoders = {

@@ -171,12 +171,13 @@ def _backends(b: dict) -> str:
                 *(r.get("quality", {}).get(k, "") for k in keys),
             ]
         )
+    skipped = "".join(f" Not measured: {name} ({why})." for name, why in b.get("skipped", {}).items())
     return (
         f"### Inference backends\n\nThe same model on each backend, {b['threads']} intra-op thread(s) "
         "everywhere. Load = seconds to open it in this process (an ONNX backend's first load exports "
         "the model once; later loads reuse the file). Floor = one question through the backend's "
         "forward pass, interleaved across backends. Quality: eval/questions.jsonl, hybrid, over an "
-        "index built with that backend.\n\n"
+        f"index built with that backend.{skipped}\n\n"
         + _table(
             [
                 "backend",
