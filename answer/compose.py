@@ -14,9 +14,9 @@ import numpy as np
 from answer.confidence import confidence, coverage, signals
 from answer.records import Answer, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
-from index.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
 from index.timing import timed
 from ingest.records import SECTION_SEP
+from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
 from settings import Settings
 
 _MIN_SENTENCE_CJK = 6

@@ -12,7 +12,7 @@ import numpy as np
 from index.lexical import BM25
 from index.retriever import SearchResult
 from index.store import StoredIndex
-from index.textnorm import fold
+from ingest.textnorm import fold
 from settings import Settings
 
 

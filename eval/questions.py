@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.textnorm import fold
+from ingest.textnorm import fold
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from index import dense, store
 from index.embedder import Embedder
 from index.lexical import BM25
 from index.sentences import SentenceTable, sentence_spans_of, span_texts
-from index.textnorm import tokenize
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
 from ingest.records import Chunk, SkippedFile
 from ingest.sentences import split_long_sentence, split_sentences
+from ingest.textnorm import tokenize
 from settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import numpy as np
 from index import dense
 from index.embedder import Embedder
 from index.store import StoredIndex
-from index.textnorm import tokenize
 from index.timing import timed
 from ingest.records import Chunk
+from ingest.textnorm import tokenize
 from settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from index.textnorm import fold
+from ingest.textnorm import fold
 
 
 def segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from answer.records import NOT_FOUND, Answer
-from index.textnorm import fold, is_traditional, to_simplified, to_traditional
 from ingest.structure import heading_rank
+from ingest.textnorm import fold, is_traditional, to_simplified, to_traditional
 from settings import ROOT
 
 CORPUS = ROOT / "corpus"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from answer.records import DISCLAIMER, NOT_FOUND, Answer
 from eval.questions import load_questions
 from index.retriever import Passage, SearchResult
-from index.textnorm import tokenize
 from ingest.pipeline import read_corpus
+from ingest.textnorm import tokenize
 from settings import ROOT
 
 FRAGMENTS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from index.lexical import BM25
-from index.textnorm import tokenize
+from ingest.textnorm import tokenize
 
 DOCS = [
     "医保卡余额可以拨打12333查询",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.textnorm import fold
+from ingest.textnorm import fold
 
 
 def _about_balance(passage) -> bool:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from index.textnorm import is_traditional
+from ingest.textnorm import is_traditional
 from settings import ROOT
 
 ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.textnorm import is_traditional
+from ingest.textnorm import is_traditional
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

@@ -7,7 +7,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from index.textnorm import is_traditional
+from ingest.textnorm import is_traditional
 from server.highlight import highlight, segments
 
 _pages: dict[str, tuple[int, str]] = {}

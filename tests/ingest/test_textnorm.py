@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.textnorm import fold, has_cjk, is_traditional, to_traditional, tokenize
+from ingest.textnorm import fold, has_cjk, is_traditional, to_traditional, tokenize
 
 
 def test_fold_maps_traditional_and_full_width_to_one_form() -> None:
