@@ -33,6 +33,8 @@ class Settings:
     answer_overlap_weight: float = 0.1
     answer_passage_weight: float = 0.05
     answer_margin: float = 0.05
+    # Added to a unit that carries what the question's intent asks for (answer.intent).
+    answer_intent_bonus: float = 0.02
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
     abstain_threshold: float = 0.40
     cosine_floor: float = 0.84

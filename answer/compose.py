@@ -1,35 +1,52 @@
-"""Extractive answers: the question's best sentences from the retrieved passages, each cited.
+"""Extractive answers composed from answer units: the question's best unit opens, then only what
+adds to it, each quoted whole and cited.
 
-Nothing is generated. Every answer sentence is a verbatim span of a cited passage (converted
-to the question's script when it is traditional), so nothing can be invented.
+Nothing is generated. Every quote is a verbatim span ``doc[start:end]`` of a cited document
+(converted to the question's script when it is traditional). The units come from ingest
+(ingest.units): a body sentence, a lead-in with its list items, never a heading or a lead-in on
+its own. The question's intent (answer.intent) decides which unit opens: the yes or no, the steps
+as a list, the number, the list of cases, the cause.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
 
 from answer.confidence import confidence, coverage, signals
-from answer.records import Answer, AnswerSentence, Citation
+from answer.intent import answers_intent, question_intent, wants_list
+from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
-from ingest.records import SECTION_SEP
+from index.units import UnitTable
+from ingest.records import AnswerUnit
 from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
+from ingest.units import BODY, HEADING, LEAD_IN
 from settings import Settings
 
 _MIN_SENTENCE_CJK = 6
+_MIN_ITEM_CJK = 2
 _NEAR_DUPLICATE = 0.6
+_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass
 class _Candidate:
+    """A block an answer may quote: one unit, or a lead-in (``rows[0]``) with its items."""
+
     passage: Passage
-    start: int
-    end: int
-    text: str
-    score: float
+    rows: list[int]
+    kind: str
+    texts: list[str]
+    cosine: float = 0.0
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
 
 
 class Answerer:
@@ -37,9 +54,11 @@ class Answerer:
         self.retriever = retriever
         self.settings = settings
 
-    def ask(self, question: str, top_k: int | None = None, mode: str = "hybrid") -> Answer:
+    def ask(
+        self, question: str, top_k: int | None = None, mode: str = "hybrid", region: str | None = None
+    ) -> Answer:
         """Search, then answer from exactly the passages the search returned."""
-        return self.answer(question, self.retriever.search(question, top_k, mode))
+        return self.answer(question, self.retriever.search(question, top_k, mode, region=region))
 
     def answer(self, question: str, result: SearchResult) -> Answer:
         timings = dict(result.timings_ms)
@@ -47,100 +66,163 @@ class Answerer:
             query_vector = result.query_vector
             if query_vector is None:
                 query_vector = self.retriever.embedder.encode_query(question)
-            candidates = self._candidates(result, query_vector)
+            intent = question_intent(question)
+            candidates = self._candidates(result, query_vector, intent)
             evidence = signals(result, self.retriever.index, query_vector)
+            evidence["unit_cosine"] = max((c.cosine for c in candidates), default=0.0)
             conf = confidence(evidence, self.settings, cross_lingual=not has_cjk(question))
             abstained = not candidates or conf < self.settings.abstain_threshold
-            chosen = [] if abstained else self._select(candidates)
-            sentences, citations = _cite(chosen)
+            chosen = [] if abstained else self._select(candidates, result.query_terms)
+            blocks, citations = self._cite(chosen)
         with timed(timings, "script"):
             convert = to_traditional if is_traditional(question) else to_simplified
-            for s in sentences:
-                s.text = convert(s.source)
-            scope = convert(_scope(citations))
-        return Answer(question, sentences, citations, abstained, conf, scope, result, timings, evidence)
+            for block in blocks:
+                for quote in block.quotes:
+                    # Shown on one line: a label and its text may stand on lines of their own.
+                    quote.text = _WHITESPACE.sub(" ", convert(quote.source))
+            scope = convert(_scope(citations, result.region))
+        return Answer(question, blocks, citations, abstained, conf, scope, result, timings, evidence)
 
-    def _candidates(self, result: SearchResult, query_vector: np.ndarray) -> list[_Candidate]:
-        table = self.retriever.index.sentences
-        lexical = self.retriever.index.lexical
+    def _candidates(self, result: SearchResult, query_vector: np.ndarray, intent: str) -> list[_Candidate]:
+        table = self.retriever.index.units
         s = self.settings
-        out = []
+        out: list[_Candidate] = []
         for passage in result.passages:
             chunk = passage.chunk
-            rows = table.within(chunk.doc_id, chunk.start, chunk.end)
-            if not rows:
-                continue
-            cosines = table.vectors[[r.row for r in rows]] @ query_vector
-            headings = {fold(h) for h in chunk.section.split(SECTION_SEP)}
-            for span, cos in zip(rows, cosines.tolist(), strict=True):
-                text = chunk.text[span.start - chunk.start : span.end - chunk.start]
-                if not _quotable(text, headings):
+            for row in table.within(chunk.doc_id, chunk.start, chunk.end):
+                cand = _block(table, row, passage)
+                if cand is None:
                     continue
-                overlap = coverage(result.query_terms, [text], lexical)
-                score = cos + s.answer_overlap_weight * overlap + s.answer_passage_weight * passage.score
-                out.append(_Candidate(passage, span.start, span.end, text, score))
+                cosines = table.vectors[cand.rows] @ query_vector
+                # A list is as close as its lead-in or its items on average, whichever is closer.
+                cand.cosine = float(max(cosines[0], cosines[1:].mean() if len(cosines) > 1 else 0.0))
+                overlap = coverage(result.query_terms, [cand.text], self.retriever.index.lexical)
+                fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
+                cand.score = (
+                    cand.cosine
+                    + s.answer_overlap_weight * overlap
+                    + s.answer_passage_weight * passage.score
+                    + s.answer_intent_bonus * fits
+                )
+                out.append(cand)
         return sorted(out, key=lambda c: -c.score)
 
-    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        """The best sentence, then those nearly as good: a sentence from a passage not yet cited
-        must be closer to the best, so that an answer does not wander across sources."""
+    def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
+        """The best block opens (with the list it announces, if it ends on one); then blocks nearly
+        as good from its passage; another passage only for question terms the chosen blocks lack,
+        so that an answer does not wander across sources."""
         s = self.settings
-        best = candidates[0].score
-        chosen: list[_Candidate] = []
-        used = 0
-        for cand in candidates:
+        table = self.retriever.index.units
+        opening = candidates[0]
+        chosen = [opening]
+        announced = table.following(opening.rows[-1])
+        for cand in candidates[1:]:
+            if opening.kind == SENTENCE and cand.kind == LIST and cand.rows[0] == announced:
+                chosen.append(_fit(cand, s.answer_max_chars))
+                break
+        for cand in candidates[1:]:
             if len(chosen) >= s.answer_max_sentences:
                 break
-            new_source = all(c.passage is not cand.passage for c in chosen)
-            margin = s.answer_margin / 2 if new_source else s.answer_margin
-            if cand.score < best - margin:
+            if cand.score < opening.score - s.answer_margin:
                 continue
-            if chosen and used + len(cand.text) > s.answer_max_chars:
+            cand = _fit(cand, s.answer_max_chars - sum(len(c.text) for c in chosen))
+            if cand is None or any(_overlaps(table, cand, c) or _similar(cand.text, c.text) for c in chosen):
                 continue
-            if any(_similar(cand.text, c.text) for c in chosen):
+            if cand.passage is not opening.passage and not _adds_terms(terms, cand, chosen):
                 continue
             chosen.append(cand)
-            used += len(cand.text)
-        # Readable order: by source passage, then as the source has them.
-        return sorted(chosen, key=lambda c: (c.passage.rank, c.start))
+        # The opening answers; the rest follow as their sources have them.
+        rest = sorted(chosen[1:], key=lambda c: (c.passage.rank, table.units[c.rows[0]].start))
+        return [opening, *rest]
+
+    def _cite(self, chosen: list[_Candidate]) -> tuple[list[AnswerBlock], list[Citation]]:
+        table = self.retriever.index.units
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        blocks = []
+        for cand in chosen:
+            key = id(cand.passage)
+            if key not in numbers:
+                numbers[key] = len(citations) + 1
+                citations.append(Citation(numbers[key], cand.passage))
+            quotes = [_quote(table.units[row], numbers[key]) for row in cand.rows]
+            blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
+        return blocks, citations
 
 
-def _cite(chosen: list[_Candidate]) -> tuple[list[AnswerSentence], list[Citation]]:
-    numbers: dict[int, int] = {}
-    citations: list[Citation] = []
-    sentences = []
-    for cand in chosen:
-        key = id(cand.passage)
-        if key not in numbers:
-            numbers[key] = len(citations) + 1
-            citations.append(Citation(numbers[key], cand.passage))
-        sentences.append(
-            AnswerSentence(
-                cand.text, cand.text, numbers[key], cand.passage.chunk.doc_id, cand.start, cand.end
-            )
-        )
-    return sentences, citations
+def _block(table: UnitTable, row: int, passage: Passage) -> _Candidate | None:
+    """The block that unit ``row`` opens, or None when it cannot be quoted on its own: a lead-in
+    comes with its items, or else with the sentence it introduces."""
+    unit = table.units[row]
+    if unit.role == HEADING:
+        return None
+    if unit.role == LEAD_IN:
+        items = [r for r in table.items.get(row, []) if _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK]
+        if items:
+            return _candidate(table, passage, [row, *items], LIST)
+        following = table.following(row)
+        if following is None or table.units[following].role != BODY:
+            return None
+        return _candidate(table, passage, [row, following], SENTENCE)
+    if _cjk_count(unit.text) < _MIN_SENTENCE_CJK or unit.text.rstrip().endswith(("?", "？")):
+        return None
+    return _candidate(table, passage, [row], SENTENCE)
 
 
-def _scope(citations: list[Citation]) -> str:
-    """Rules differ by city and year, so say where and when each cited source speaks of."""
+def _candidate(table: UnitTable, passage: Passage, rows: list[int], kind: str) -> _Candidate:
+    return _Candidate(passage, rows, kind, [table.units[r].text for r in rows])
+
+
+def _fit(cand: _Candidate, room: int) -> _Candidate | None:
+    """The block within ``room`` characters: a list keeps as many items as fit (at least two)."""
+    if len(cand.text) <= room:
+        return cand
+    if cand.kind != LIST:
+        return None
+    keep, used = 1, len(cand.texts[0])
+    for text in cand.texts[1:]:
+        if used + len(text) > room:
+            break
+        keep, used = keep + 1, used + len(text)
+    return replace(cand, rows=cand.rows[:keep], texts=cand.texts[:keep]) if keep >= 3 else None
+
+
+def _adds_terms(terms: list[str], cand: _Candidate, chosen: list[_Candidate]) -> bool:
+    """Whether ``cand`` holds a question term that none of the chosen blocks has."""
+    have = fold("".join(c.text for c in chosen))
+    text = fold(cand.text)
+    return any(t in text and t not in have for t in terms)
+
+
+def _quote(unit: AnswerUnit, n: int) -> AnswerSentence:
+    return AnswerSentence(unit.text, unit.text, n, unit.doc_id, unit.start, unit.end)
+
+
+def _overlaps(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:
+    spans_b = [table.units[r] for r in b.rows]
+    for ua in (table.units[r] for r in a.rows):
+        if any(ua.doc_id == ub.doc_id and ua.start < ub.end and ub.start < ua.end for ub in spans_b):
+            return True
+    return False
+
+
+def _scope(citations: list[Citation], region: str | None) -> str:
+    """Rules differ by city and year, so say where and when each cited source speaks of, and
+    warn when the question names a place the sources are not about."""
     parts = []
     for c in citations:
         chunk = c.passage.chunk
         where = "，".join(x for x in (chunk.region, chunk.date) if x)
         if where:
             parts.append(f"[{c.n}] {where}")
-    return f"（来源地区/日期：{'；'.join(parts)}）" if parts else ""
-
-
-def _quotable(text: str, headings: set[str]) -> bool:
-    """Labels (「优点:」), headings and questions restate the topic; they do not answer it."""
-    stripped = text.rstrip()
-    return (
-        _cjk_count(text) >= _MIN_SENTENCE_CJK
-        and not stripped.endswith((":", "：", "?", "？"))
-        and fold(stripped) not in headings
-    )
+    lines = [f"（来源地区/日期：{'；'.join(parts)}）"] if parts else []
+    if region and citations and not any(c.passage.chunk.region == region for c in citations):
+        others = list(dict.fromkeys(c.passage.chunk.region for c in citations if c.passage.chunk.region))
+        if others:
+            lines.insert(0, f"以下为{'、'.join(others)}的规定，{region}可能不同。")
+        else:
+            lines.insert(0, f"资料未注明以下内容适用的地区，{region}的规定可能不同。")
+    return "\n".join(lines)
 
 
 def _similar(a: str, b: str) -> bool:

@@ -1,4 +1,4 @@
-"""What an answer is: quoted sentences, the passages they cite, and the evidence for abstaining."""
+"""What an answer is: quoted blocks (sentences and lists), the passages they cite, and the evidence for abstaining."""
 
 from __future__ import annotations
 
@@ -43,11 +43,49 @@ class AnswerSentence:
     start: int
     end: int
 
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "source": self.source,
+            "n": self.citation,
+            "doc": self.doc_id,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+SENTENCE, LIST = "sentence", "list"
+
+
+@dataclass
+class AnswerBlock:
+    """A quoted sentence, or a list: its lead-in (``sentence``) and its items, each quoted whole."""
+
+    kind: str
+    sentence: AnswerSentence
+    items: list[AnswerSentence] = field(default_factory=list)
+
+    @property
+    def quotes(self) -> list[AnswerSentence]:
+        return [self.sentence, *self.items]
+
+    @property
+    def text(self) -> str:
+        """A sentence block reads as one line (a lead-in runs on into the sentence it introduces);
+        a list puts each item on a line of its own."""
+        if self.kind == SENTENCE:
+            return "".join(q.text for q in self.quotes) + f"[{self.sentence.citation}]"
+        lines = [f"{q.text}[{q.citation}]" for q in self.quotes]
+        return "\n".join([lines[0], *(f"- {line}" for line in lines[1:])])
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, **self.sentence.to_dict(), "items": [q.to_dict() for q in self.items]}
+
 
 @dataclass
 class Answer:
     question: str
-    sentences: list[AnswerSentence]
+    blocks: list[AnswerBlock]
     citations: list[Citation]
     abstained: bool
     confidence: float
@@ -58,10 +96,15 @@ class Answer:
     disclaimer: str = DISCLAIMER
 
     @property
+    def sentences(self) -> list[AnswerSentence]:
+        """Every quoted span, in the order shown."""
+        return [q for block in self.blocks for q in block.quotes]
+
+    @property
     def text(self) -> str:
         if self.abstained:
             return NOT_FOUND
-        body = "".join(f"{s.text}[{s.citation}]" for s in self.sentences)
+        body = "\n".join(block.text for block in self.blocks)
         return f"{body}\n{self.scope}" if self.scope else body
 
     def to_dict(self) -> dict:
@@ -72,16 +115,7 @@ class Answer:
             "confidence": round(self.confidence, 3),
             "disclaimer": self.disclaimer,
             "citations": [c.to_dict() for c in self.citations],
-            "sentences": [
-                {
-                    "text": s.text,
-                    "source": s.source,
-                    "n": s.citation,
-                    "doc": s.doc_id,
-                    "start": s.start,
-                    "end": s.end,
-                }
-                for s in self.sentences
-            ],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "blocks": [b.to_dict() for b in self.blocks],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

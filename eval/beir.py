@@ -75,7 +75,7 @@ def evaluate_beir(
         counts={"documents": len(data.corpus), "chunks": len(chunks)},
         index_kind=dense.choose_kind(len(chunks)),
     )
-    index, _ = embed_index(chunks, embedder, manifest, sentences=False, progress=progress)
+    index, _ = embed_index(chunks, embedder, manifest, progress=progress)
     build_seconds = time.perf_counter() - started
     retriever = Retriever(index, embedder, settings)
     query_ids = sorted(data.queries)[:limit] if limit else sorted(data.queries)

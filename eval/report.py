@@ -9,7 +9,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 TABLE_KEYS = (
     "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "answer_evidence_rate",
-    "citation_precision", "abstain_recall", "false_abstain_rate", "latency_p50_ms", "latency_p95_ms",
+    "first_block_evidence_rate", "citation_precision", "median_answer_chars", "glued", "dangling",
+    "abstain_recall", "false_abstain_rate", "latency_p50_ms", "latency_p95_ms",
 )  # fmt: skip
 BEIR_KEYS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 _COLOURS = ("#0b6bcb", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c")

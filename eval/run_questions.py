@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from answer.compose import Answerer
 from eval import metrics
+from eval.answer_checks import answer_chars, dangling, glued_quotes
 from eval.questions import Question
 
 RECALL_CURVE_K = 20
@@ -40,6 +41,12 @@ def evaluate(
                 "confidence": round(answer.confidence, 3),
                 "answer": answer.text,
                 "answer_has_evidence": q.answerable and q.answered_by(answer.text),
+                "first_block_has_evidence": bool(
+                    q.answerable and answer.blocks and q.answered_by(answer.blocks[0].text)
+                ),
+                "answer_chars": answer_chars(answer),
+                "glued": glued_quotes(answer),
+                "dangling": dangling(answer),
                 "cited_docs": [c.passage.chunk.doc_id for c in answer.citations],
                 "cited_relevant": cited_relevant,
                 "retrieved": [f"{p.chunk.doc_id} · {p.chunk.section}" for p in result.passages[:k]],
@@ -68,7 +75,15 @@ def summarize(rows: list[dict], k: int) -> dict:
         f"ndcg@{k}": metrics.mean(r["ndcg"] for r in answerable),
         f"recall@{k}": metrics.mean(r["recall"] for r in answerable),
         "answer_evidence_rate": metrics.mean(float(r["answer_has_evidence"]) for r in answerable),
+        "first_block_evidence_rate": metrics.mean(
+            float(r["first_block_has_evidence"]) for r in answerable
+        ),
         "citation_precision": metrics.mean(float(ok) for ok in cited),
+        "median_answer_chars": metrics.percentile(
+            [r["answer_chars"] for r in rows if not r["abstained"]] or [0], 50
+        ),
+        "glued": sum(r["glued"] for r in rows),
+        "dangling": sum(r["dangling"] for r in rows),
         "abstain_recall": metrics.mean(float(r["abstained"]) for r in unanswerable),
         "false_abstain_rate": metrics.mean(float(r["abstained"]) for r in answerable),
         "latency_p50_ms": metrics.percentile(latencies, 50) if latencies else 0.0,

@@ -11,16 +11,13 @@ import numpy as np
 from index import dense, store
 from index.embedder import Embedder
 from index.lexical import BM25
-from index.sentences import SentenceTable, sentence_spans_of, span_texts
+from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
-from ingest.records import Chunk, SkippedFile
-from ingest.sentences import split_long_sentence, split_sentences
+from ingest.records import AnswerUnit, Chunk, SkippedFile
 from ingest.textnorm import tokenize
 from settings import Settings
 
 log = logging.getLogger(__name__)
-
-ANSWER_SENTENCE_MAX_CHARS = 160
 
 
 @dataclass
@@ -108,9 +105,14 @@ def build_index(
             index_kind=dense.choose_kind(len(result.chunks)),
         )
         index, report.embedded = embed_index(
-            result.chunks, embedder, manifest, known=_known_vectors(previous), progress=progress
+            result.chunks,
+            embedder,
+            manifest,
+            units=result.units,
+            known=_known_vectors(previous),
+            progress=progress,
         )
-        report.reused = len(index.chunks) + len(index.sentences) - report.embedded
+        report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
         store.write_index(settings.index_dir, index)
     report.seconds = time.perf_counter() - started
     return report
@@ -121,16 +123,19 @@ def embed_index(
     embedder: Embedder,
     manifest: store.Manifest,
     *,
+    units: list[AnswerUnit] | None = None,
     known: dict[str, np.ndarray] | None = None,
-    sentences: bool = True,
     progress: bool = False,
 ) -> tuple[store.StoredIndex, int]:
-    """An in-memory index over ``chunks`` (and their sentences, for quoting), embedding only the
-    texts not in ``known``; also returns how many texts were embedded."""
-    spans = sentence_spans_of(chunks, _answer_sentences) if sentences else []
-    texts = [chunk.embed_text for chunk in chunks] + span_texts(chunks, spans)
+    """An in-memory index over ``chunks`` (and the answer units an answer may quote), embedding
+    only the texts not in ``known``; also returns how many texts were embedded."""
+    units = units or []
+    quotable = embedded_rows(units)
+    texts = [chunk.embed_text for chunk in chunks] + [units[row].text for row in quotable]
     vectors, embedded = _embed_reusing(texts, known or {}, embedder, progress)
     chunk_vectors = vectors[: len(chunks)]
+    unit_vectors = np.zeros((len(units), embedder.dim), dtype=np.float32)
+    unit_vectors[quotable] = vectors[len(chunks) :]
     tokens = [tokenize(chunk.embed_text) for chunk in chunks]
     index = store.StoredIndex(
         manifest=manifest,
@@ -139,18 +144,9 @@ def embed_index(
         vectors=chunk_vectors,
         dense=dense.build(chunk_vectors, manifest.index_kind),
         lexical=BM25().fit(tokens),
-        sentences=SentenceTable(spans, vectors[len(chunks) :]),
+        units=UnitTable(units, unit_vectors),
     )
     return index, embedded
-
-
-def _answer_sentences(text: str) -> list[tuple[int, int]]:
-    # Quotes stay short: an over-long sentence is cut at its commas.
-    return [
-        piece
-        for span in split_sentences(text)
-        for piece in split_long_sentence(text, span, ANSWER_SENTENCE_MAX_CHARS)
-    ]
 
 
 def _reusable(settings: Settings, embedder: Embedder) -> store.StoredIndex | None:
@@ -169,8 +165,8 @@ def _known_vectors(previous: store.StoredIndex | None) -> dict[str, np.ndarray]:
     if previous is None:
         return {}
     known = {c.embed_text: previous.vectors[i] for i, c in enumerate(previous.chunks)}
-    texts = span_texts(previous.chunks, [(s.doc_id, s.start, s.end) for s in previous.sentences.spans])
-    known.update(zip(texts, previous.sentences.vectors, strict=True))
+    units = previous.units
+    known.update((units.units[row].text, units.vectors[row]) for row in embedded_rows(units.units))
     return known
 
 

@@ -15,10 +15,12 @@ from index.embedder import Embedder
 from index.store import StoredIndex
 from index.timing import timed
 from ingest.records import Chunk
+from ingest.regions import find_region
 from ingest.textnorm import tokenize
 from settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")
+REGION_FILTER_DEPTH = 10
 
 
 @dataclass
@@ -52,6 +54,8 @@ class SearchResult:
     query_terms: list[str]
     query_vector: np.ndarray | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The place the question names (or the filter asked for): its passages rank first.
+    region: str | None = None
 
     def top(self, k: int) -> SearchResult:
         """The first k passages: MMR picks greedily, so this equals a search with k."""
@@ -64,12 +68,18 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
 
-    def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> SearchResult:
+    def search(
+        self, query: str, k: int | None = None, mode: str = "hybrid", region: str | None = None
+    ) -> SearchResult:
+        """The top ``k`` passages. Passages about the place the question names rank first; a
+        ``region`` filter keeps only passages about that place."""
         if mode not in MODES:
             raise ValueError(f"unknown retriever {mode!r}: choose one of {', '.join(MODES)}")
         k = k or self.settings.top_k
-        # A pool that does not depend on k keeps top(k) of a deeper search equal to a search with k.
-        n_candidates = max(self.settings.candidates, k)
+        # A pool that does not depend on k keeps top(k) of a deeper search equal to a search with k;
+        # a filter looks deeper, since most candidates may be about other places.
+        n_candidates = max(self.settings.candidates, k) * (REGION_FILTER_DEPTH if region else 1)
+        named = region or find_region(query)
         timings: dict[str, float] = {}
         ranked: dict[int, Passage] = {}
         vector = None
@@ -92,11 +102,15 @@ class Retriever:
                 passage.matched_terms = hit.matched
         with timed(timings, "fusion"):
             fused = self._fuse(list(ranked.values()), mode)
+            if region:
+                fused = [p for p in fused if _about(p.chunk, region)]
+            elif named:
+                fused.sort(key=lambda p: not _about(p.chunk, named))
             merged = _merge_overlaps(fused)
             chosen = self._diversify(merged, k)
         for rank, passage in enumerate(chosen, 1):
             passage.rank = rank
-        return SearchResult(query, mode, chosen, terms, vector, timings)
+        return SearchResult(query, mode, chosen, terms, vector, timings, named)
 
     def _fuse(self, passages: list[Passage], mode: str) -> list[Passage]:
         # Scaled so that 1.0 means "ranked first by every retriever used": a score people can read.
@@ -127,6 +141,10 @@ class Retriever:
             chosen.append(pick)
             left.remove(pick)
         return [passages[i] for i in chosen]
+
+
+def _about(chunk: Chunk, region: str) -> bool:
+    return chunk.region == region or region in chunk.section
 
 
 def _merge_overlaps(passages: list[Passage]) -> list[Passage]:

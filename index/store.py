@@ -4,7 +4,7 @@ Layout under the index dir::
 
     CURRENT              name of the live version folder (replaced atomically)
     v<time>-<pid>/       manifest.json, chunks.jsonl, vectors.npy, dense.faiss,
-                         sentences.json, sentence_vectors.npy
+                         units.jsonl, unit_vectors.npy
     .ingest.lock         held by the one ingest allowed at a time
 
 A killed ingest leaves at worst an unfinished version folder that CURRENT never named, so
@@ -29,11 +29,11 @@ import faiss
 import numpy as np
 
 from index.lexical import BM25
-from index.sentences import SentenceTable
-from ingest.records import Chunk
+from index.units import UnitTable
+from ingest.records import AnswerUnit, Chunk
 
-FORMAT_VERSION = 1
-_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "sentences.json", "sentence_vectors.npy")
+FORMAT_VERSION = 2
+_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "units.jsonl", "unit_vectors.npy")
 
 
 class IndexStoreError(RuntimeError):
@@ -86,7 +86,7 @@ class Manifest:
 @dataclass
 class StoredIndex:
     """A loaded index: chunk records, their vectors, the FAISS index, BM25 over their terms and
-    the sentence table the answer composer quotes from."""
+    the answer units the composer quotes from."""
 
     manifest: Manifest
     chunks: list[Chunk]
@@ -94,7 +94,7 @@ class StoredIndex:
     vectors: np.ndarray
     dense: faiss.Index
     lexical: BM25
-    sentences: SentenceTable
+    units: UnitTable
     path: Path | None = None
 
     def __len__(self) -> int:
@@ -168,9 +168,10 @@ def _write_version(version: Path, index: StoredIndex) -> None:
             fh.write(json.dumps({**chunk.to_dict(), "tokens": terms}, ensure_ascii=False) + "\n")
     np.save(version / "vectors.npy", np.ascontiguousarray(index.vectors, dtype=np.float32))
     faiss.write_index(index.dense, str(version / "dense.faiss"))
-    spans = [[s.doc_id, s.start, s.end] for s in index.sentences.spans]
-    (version / "sentences.json").write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
-    np.save(version / "sentence_vectors.npy", np.ascontiguousarray(index.sentences.vectors, dtype=np.float32))
+    with open(version / "units.jsonl", "w", encoding="utf-8") as fh:
+        for unit in index.units.units:
+            fh.write(json.dumps(asdict(unit), ensure_ascii=False) + "\n")
+    np.save(version / "unit_vectors.npy", np.ascontiguousarray(index.units.vectors, dtype=np.float32))
     manifest = index.manifest
     manifest.checksums = {name: _sha256(version / name) for name in _FILES}
     _write_synced(version / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
@@ -215,13 +216,15 @@ def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> Store
                 chunks.append(Chunk.from_dict(record))
         vectors = np.load(version / "vectors.npy", mmap_mode="r")
         index = faiss.read_index(str(version / "dense.faiss"))
-        spans = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
-        sentences = SentenceTable([tuple(x) for x in spans], np.load(version / "sentence_vectors.npy"))
+        with open(version / "units.jsonl", encoding="utf-8") as fh:
+            units = UnitTable(
+                [AnswerUnit(**json.loads(line)) for line in fh], np.load(version / "unit_vectors.npy")
+            )
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(_corrupt_message(version, exc)) from None
-    if not (len(chunks) == len(vectors) == index.ntotal) or len(sentences.spans) != len(sentences.vectors):
+    if not (len(chunks) == len(vectors) == index.ntotal) or len(units.units) != len(units.vectors):
         raise IndexCorrupt(_corrupt_message(version, "record, vector and FAISS counts differ"))
-    return StoredIndex(manifest, chunks, tokens, vectors, index, BM25().fit(tokens), sentences, version)
+    return StoredIndex(manifest, chunks, tokens, vectors, index, BM25().fit(tokens), units, version)
 
 
 @contextlib.contextmanager

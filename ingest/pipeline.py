@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from ingest.chunker import chunk_block
 from ingest.readers import iter_corpus_files, read_document
-from ingest.records import Chunk, Document, IngestResult, SkippedFile
+from ingest.records import AnswerUnit, Chunk, Document, IngestResult, SkippedFile
 from ingest.structure import parse_structure
+from ingest.units import document_units
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Stored indexes record this; bump it whenever cleaning, structure or chunking rules change what
 # chunks come out of the same files, so an index built by older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
@@ -34,8 +36,9 @@ def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
     return documents, skipped
 
 
-def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int]:
-    """The chunks of one document and the number of sections (heading blocks) they came from."""
+def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int, list[AnswerUnit]]:
+    """The chunks of one document, the number of sections (heading blocks) they came from and the
+    document's answer units (lead positions relative to this document's list)."""
     structure = parse_structure(doc.text)
     chunks: list[Chunk] = []
     sections = 0
@@ -43,7 +46,11 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int]
         block_chunks = chunk_block(doc.doc_id, doc.text, block, settings)
         sections += bool(block_chunks)
         chunks.extend(block_chunks)
-    return chunks, sections
+    units = [
+        AnswerUnit(doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead)
+        for u in document_units(doc.text, structure.blocks)
+    ]
+    return chunks, sections, units
 
 
 def ingest_corpus(settings: Settings) -> IngestResult:
@@ -51,7 +58,9 @@ def ingest_corpus(settings: Settings) -> IngestResult:
     documents, skipped = read_corpus(settings.corpus_dir)
     result = IngestResult(documents=documents, skipped=skipped)
     for doc in documents:
-        chunks, sections = chunk_document(doc, settings)
+        chunks, sections, units = chunk_document(doc, settings)
         result.chunks.extend(chunks)
         result.sections += sections
+        offset = len(result.units)
+        result.units.extend(replace(u, lead=None if u.lead is None else u.lead + offset) for u in units)
     return result

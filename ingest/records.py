@@ -45,6 +45,20 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class AnswerUnit:
+    """A piece of a document an answer may quote (see ingest.units): ``text == doc[start:end]``.
+
+    ``lead`` is, for a list item, the position of its lead-in in the same list of units."""
+
+    doc_id: str
+    start: int
+    end: int
+    role: str
+    text: str
+    lead: int | None = None
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     path: str
     reason: str
@@ -54,5 +68,6 @@ class SkippedFile:
 class IngestResult:
     documents: list[Document] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
+    units: list[AnswerUnit] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     sections: int = 0

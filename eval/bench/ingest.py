@@ -1,6 +1,6 @@
 """Ingest throughput: the index built from scratch into a temporary data dir, against the raw
 model (``Embedder.forward``, batched as ``SentenceTransformer.encode`` batches) on exactly the
-texts that build embedded (chunks and their answer sentences).
+texts that build embedded (chunks and their answer units).
 
 Builds and raw encodes alternate (build, raw, build, raw in the full run) so that both see the
 same machine load; the ratio is total raw time over total build time.
@@ -35,13 +35,13 @@ def _corpus_for(settings: Settings, quick: bool, tmp: Path) -> tuple[Path, list[
 
 
 def embedded_texts(index_dir: Path, embedder: Embedder) -> list[str]:
-    """The texts a build embeds, read back from the index it wrote (chunk texts, then sentences)."""
+    """The texts a build embeds, read back from the index it wrote (chunk texts, then answer units)."""
     from index import store
-    from index.sentences import span_texts
+    from index.units import embedded_rows
 
     index = store.load_index(index_dir, embedder.name, embedder.fingerprint, embedder.dim)
-    spans = [(s.doc_id, s.start, s.end) for s in index.sentences.spans]
-    return [c.embed_text for c in index.chunks] + span_texts(index.chunks, spans)
+    units = index.units.units
+    return [c.embed_text for c in index.chunks] + [units[row].text for row in embedded_rows(units)]
 
 
 def raw_encode_seconds(embedder: Embedder, texts: list[str]) -> float:

@@ -84,7 +84,7 @@ def chunk_settings(draw: st.DrawFn) -> Settings:
 
 
 def assert_chunk_invariants(doc: Document, settings: Settings) -> None:
-    chunks, sections = chunk_document(doc, settings)
+    chunks, sections, _ = chunk_document(doc, settings)
     assert sections >= 0
     for c in chunks:
         assert c.doc_id == doc.doc_id

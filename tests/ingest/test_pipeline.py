@@ -78,7 +78,7 @@ def test_counts_and_speed(result: IngestResult, settings: Settings) -> None:
 
 def test_chunk_document_counts_sections(result: IngestResult, settings: Settings) -> None:
     doc = result.documents[0]
-    chunks, sections = chunk_document(doc, settings)
+    chunks, sections, _ = chunk_document(doc, settings)
     assert chunks == [chunk for chunk in result.chunks if chunk.doc_id == doc.doc_id]
     assert len({chunk.section for chunk in chunks}) <= sections <= len(chunks)
 
@@ -175,5 +175,5 @@ def test_missing_corpus_dir_is_a_clear_error(tmp_path: Path) -> None:
     ],
 )
 def test_a_document_that_is_only_its_first_line_keeps_it(text: str) -> None:
-    chunks, _ = chunk_document(Document("note.txt", text, "sha"), Settings.from_env())
+    chunks, _, _ = chunk_document(Document("note.txt", text, "sha"), Settings.from_env())
     assert [c.text for c in chunks] == [text.strip()]

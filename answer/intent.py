@@ -1,0 +1,73 @@
+"""What kind of answer a question asks for, from plain cue words (simplified and traditional).
+
+The intent decides what opens the answer: the yes or no, the steps as a list, the number, the
+list of cases, the cause. A question may carry several cues (「能不能…多少钱」); the first rule that
+matches in this order wins, because a yes/no question about an amount still wants the yes or no.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.textnorm import fold
+
+YES_NO, HOW_TO, NUMBER, WHICH, WHY, OTHER = "yes_no", "how_to", "number", "which", "why", "other"
+
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (WHY, re.compile(r"为什么|为何|什么原因|why", re.I)),
+    (WHICH, re.compile(r"哪些|哪几|什么情况|什么条件|哪种情况|什么人|which|what kinds?", re.I)),
+    (
+        NUMBER,
+        re.compile(
+            r"多少|比例|几成|多久|多长时间|什么时候|何时|几[年月天号点个]|号码|电话|热线|how (?:much|many|long)|when",
+            re.I,
+        ),
+    ),
+    (HOW_TO, re.compile(r"怎么|怎样|如何|流程|步骤|办理|手续|how", re.I)),
+    (
+        YES_NO,
+        re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有|[吗吗]|^(?:can|is|are|do|does)\b", re.I),
+    ),
+)
+# Yes/no questions are asked with 吗 too when they ask how ("怎么查吗" is rare; "能查吗" is not), so
+# a 吗 question that also asks how or how much is not a yes/no question.
+_STRONG_YES_NO = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有")
+
+
+def question_intent(question: str) -> str:
+    """One of YES_NO, HOW_TO, NUMBER, WHICH, WHY, OTHER."""
+    q = fold(question)
+    if _STRONG_YES_NO.search(q):
+        return YES_NO
+    for intent, pattern in _RULES:
+        if pattern.search(q):
+            return intent
+    return OTHER
+
+
+# What an answering unit carries for each intent.
+_YES_NO_ANSWER = re.compile(
+    r"^.{0,16}?(?:可以|不可以|能|不能|无法|不得|禁止|允许|不允许|是|不是|不行|不会|会|不需要|需要|支持|不支持)"
+)
+_NUMBER_ANSWER = re.compile(r"\d|[一二三四五六七八九十百千万两]+(?:[年个月天日周元岁]|%|成)|百分之|热线|电话")
+_WHY_ANSWER = re.compile(r"因为|由于|原因|因此|所以|为了|目的")
+# An enumeration: 「配偶、父母、子女」, 「包括…」.
+_WHICH_ANSWER = re.compile(r"包括|包含|以下|[^、]{1,8}、[^、]{1,8}、")
+
+
+def answers_intent(intent: str, text: str) -> bool:
+    """Whether a unit's text carries what the intent asks for (a yes or no, a number, a cause)."""
+    folded = fold(text)
+    if intent == YES_NO:
+        return bool(_YES_NO_ANSWER.search(folded))
+    if intent == NUMBER:
+        return bool(_NUMBER_ANSWER.search(folded))
+    if intent == WHY:
+        return bool(_WHY_ANSWER.search(folded))
+    if intent == WHICH:
+        return bool(_WHICH_ANSWER.search(folded))
+    return False
+
+
+def wants_list(intent: str) -> bool:
+    return intent in (HOW_TO, WHICH)

@@ -1,0 +1,40 @@
+"""Checks on the composed answer text itself, beside the retrieval metrics.
+
+- glued: a quoted span that has a list marker (「一、」, 「2.」, 「(3)」, 「④」, 「•」, 「第二,」) after
+  other text, i.e. right after whitespace or a sentence end inside the quote. Such a quote ran a
+  list item or a numbered heading into the sentence before it.
+- dangling: an answer whose last quoted span ends on a lead-in's colon (「…如下:」) or is a
+  heading line, promising something it does not show.
+"""
+
+from __future__ import annotations
+
+import re
+
+from answer.records import Answer
+from ingest.structure import heading_rank
+
+_MARKER = (
+    r"(?:[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:[、]|[.．](?!\d))|[(（]\d{1,2}[)）]|[①-⑳]|[•●▪]"
+    r"|第[一二三四五六七八九十]{1,2}[，,、])"
+)
+_GLUED = re.compile(r"(?<=[\s。；;:：!！?？])" + _MARKER)
+_LEAD_IN = re.compile(r"[:：]\s*$")
+
+
+def glued_quotes(answer: Answer) -> int:
+    """How many quoted spans run a list marker in after other text."""
+    return sum(1 for q in answer.sentences if _GLUED.search(q.source, 1))
+
+
+def dangling(answer: Answer) -> bool:
+    """The answer ends on a lead-in or a heading."""
+    if answer.abstained or not answer.sentences:
+        return False
+    last = answer.sentences[-1].source.strip()
+    return bool(_LEAD_IN.search(last)) or heading_rank(last) is not None
+
+
+def answer_chars(answer: Answer) -> int:
+    """The length of what the answer quotes (without citation marks and the scope line)."""
+    return sum(len(q.source) for q in answer.sentences)

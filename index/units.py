@@ -1,0 +1,58 @@
+"""The answer units of the indexed documents with their vectors, embedded once at ingest.
+
+The composer scores a retrieved passage's units against the question; embedding them at query
+time would cost several times the question's own encoding, so they are embedded with the chunks.
+Headings are never quoted on their own, so they get no vector of their own (a zero row).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from ingest.records import AnswerUnit
+from ingest.units import HEADING, ITEM
+
+
+class UnitTable:
+    def __init__(self, units: Sequence[AnswerUnit], vectors: np.ndarray) -> None:
+        self.units = list(units)
+        self.vectors = vectors
+        self._by_doc: dict[str, list[int]] = defaultdict(list)
+        self.items: dict[int, list[int]] = defaultdict(list)
+        for row, unit in enumerate(self.units):
+            self._by_doc[unit.doc_id].append(row)
+            if unit.role == ITEM and unit.lead is not None:
+                self.items[unit.lead].append(row)
+        for rows in self._by_doc.values():
+            rows.sort(key=lambda r: self.units[r].start)
+        self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def within(self, doc_id: str, start: int, end: int) -> list[int]:
+        """Rows of the units lying wholly inside ``[start, end)`` of a document, in order."""
+        rows = self._by_doc.get(doc_id, [])
+        i = bisect.bisect_left(self._starts.get(doc_id, []), start)
+        out = []
+        while i < len(rows) and self.units[rows[i]].start < end:
+            if self.units[rows[i]].end <= end:
+                out.append(rows[i])
+            i += 1
+        return out
+
+    def following(self, row: int) -> int | None:
+        """The row of the next unit of the same document, or None at its end."""
+        unit = self.units[row]
+        rows = self._by_doc[unit.doc_id]
+        i = bisect.bisect_right(self._starts[unit.doc_id], unit.start)
+        return rows[i] if i < len(rows) else None
+
+
+def embedded_rows(units: Sequence[AnswerUnit]) -> list[int]:
+    """The units that get a vector: everything an answer may quote."""
+    return [row for row, unit in enumerate(units) if unit.role != HEADING]
