@@ -24,11 +24,14 @@ from index.timing import timed
 from index.units import UnitTable
 from ingest.records import AnswerUnit
 from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
-from ingest.units import BODY, HEADING, LEAD_IN
+from ingest.units import BODY, HEADING, LEAD_IN, is_label
 from settings import Settings
 
 _MIN_SENTENCE_CJK = 6
 _MIN_ITEM_CJK = 2
+_INFORMATIVE_LEAD_CJK = 12
+# An opening this short (「…需要遵循一定的流程和条件。」) is read with the unit that follows it.
+_SHORT_OPENING = 60
 _NEAR_DUPLICATE = 0.6
 _WHITESPACE = re.compile(r"\s+")
 
@@ -113,13 +116,19 @@ class Answerer:
         so that an answer does not wander across sources."""
         s = self.settings
         table = self.retriever.index.units
-        opening = candidates[0]
+        opening = _fit(candidates[0], s.answer_max_chars) or candidates[0]
         chosen = [opening]
         announced = table.following(opening.rows[-1])
-        for cand in candidates[1:]:
-            if opening.kind == SENTENCE and cand.kind == LIST and cand.rows[0] == announced:
-                chosen.append(_fit(cand, s.answer_max_chars))
-                break
+        if opening.kind == SENTENCE and announced is not None and len(opening.text) < _SHORT_OPENING:
+            follow = _block(table, announced, opening.passage)
+            if (
+                follow is not None
+                and _same_section(table, opening, follow)
+                and _adds_terms(terms, follow, [])
+            ):
+                follow = _fit(follow, s.answer_max_chars - len(opening.text))
+                if follow is not None:
+                    chosen.append(follow)
         for cand in candidates[1:]:
             if len(chosen) >= s.answer_max_sentences:
                 break
@@ -156,12 +165,24 @@ def _block(table: UnitTable, row: int, passage: Passage) -> _Candidate | None:
     unit = table.units[row]
     if unit.role == HEADING:
         return None
+    chunk = passage.chunk
+
+    def inside(r: int) -> bool:
+        # Quotes stay inside the cited passage, so that a citation shows every word it backs.
+        return chunk.start <= table.units[r].start and table.units[r].end <= chunk.end
+
     if unit.role == LEAD_IN:
-        items = [r for r in table.items.get(row, []) if _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK]
-        if items:
+        items = [
+            r
+            for r in table.items.get(row, [])
+            if inside(r) and _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
+        ]
+        # An outline (items that are bare labels) says something only when its lead-in does.
+        outline = all(is_label(table.units[r].text) for r in items)
+        if items and (not outline or _cjk_count(unit.text) >= _INFORMATIVE_LEAD_CJK):
             return _candidate(table, passage, [row, *items], LIST)
         following = table.following(row)
-        if following is None or table.units[following].role != BODY:
+        if following is None or table.units[following].role != BODY or not inside(following):
             return None
         return _candidate(table, passage, [row, following], SENTENCE)
     if _cjk_count(unit.text) < _MIN_SENTENCE_CJK or unit.text.rstrip().endswith(("?", "？")):
@@ -171,6 +192,13 @@ def _block(table: UnitTable, row: int, passage: Passage) -> _Candidate | None:
 
 def _candidate(table: UnitTable, passage: Passage, rows: list[int], kind: str) -> _Candidate:
     return _Candidate(passage, rows, kind, [table.units[r].text for r in rows])
+
+
+def _same_section(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:
+    """Whether ``b`` lies in the passage ``a`` was quoted from or runs on from it without a heading."""
+    first, last = table.units[a.rows[-1]], table.units[b.rows[0]]
+    chunk = a.passage.chunk
+    return first.doc_id == last.doc_id and (last.start < chunk.end or last.start - first.end < _SHORT_OPENING)
 
 
 def _fit(cand: _Candidate, room: int) -> _Candidate | None:

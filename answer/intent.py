@@ -19,7 +19,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         NUMBER,
         re.compile(
-            r"多少|比例|几成|多久|多长时间|什么时候|何时|几[年月天号点个]|号码|电话|热线|how (?:much|many|long)|when",
+            r"多少|比例|几成|多久|多长时间|什么时候|何时|几[年月天号点个]|号码|电话|热线"
+            r"|how (?:much|many|long)|when",
             re.I,
         ),
     ),

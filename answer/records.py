@@ -1,4 +1,5 @@
-"""What an answer is: quoted blocks (sentences and lists), the passages they cite, and the evidence for abstaining."""
+"""What an answer is: quoted blocks (sentences and lists), the passages they cite, the evidence
+for abstaining."""
 
 from __future__ import annotations
 

@@ -75,9 +75,7 @@ def summarize(rows: list[dict], k: int) -> dict:
         f"ndcg@{k}": metrics.mean(r["ndcg"] for r in answerable),
         f"recall@{k}": metrics.mean(r["recall"] for r in answerable),
         "answer_evidence_rate": metrics.mean(float(r["answer_has_evidence"]) for r in answerable),
-        "first_block_evidence_rate": metrics.mean(
-            float(r["first_block_has_evidence"]) for r in answerable
-        ),
+        "first_block_evidence_rate": metrics.mean(float(r["first_block_has_evidence"]) for r in answerable),
         "citation_precision": metrics.mean(float(ok) for ok in cited),
         "median_answer_chars": metrics.percentile(
             [r["answer_chars"] for r in rows if not r["abstained"]] or [0], 50

@@ -64,6 +64,8 @@ _YES_NO = re.compile(
     r"^(?:可以|不可以|能|不能|可|不可|是的|是|不是|不行|行|否|有|没有|沒有|無|无)[!！。,，]?$"
 )
 LABEL_MAX_CHARS = 16
+# 「参加城镇职工基本医疗保险的退休人员;」: an entry of a list written as one sentence.
+_CLAUSE_END = re.compile(r"[；;]\s*$")
 # 「准备材料 :需提供…」: a flattened list entry, a short key and a colon before its text.
 _KEYED = re.compile(r"[^\s，,。；;:：]{2,16}\s*[:：]\S")
 
@@ -160,7 +162,8 @@ def _split_piece(text: str, start: int, end: int) -> Iterator[tuple[int, int, st
     for match in _LEAD_IN_COLON.finditer(text, start, end):
         # Only a title or a marked list runs on after the colon; anything else is the sentence's own text.
         rest = text[_lstrip(text, match.end(), end) : _rstrip(text, start, end)]
-        if rest and (_is_label(rest) or _LEADING_MARKER.match(rest)):
+        head = rest.split(maxsplit=1)[0] if rest else ""
+        if rest and ((is_label(head) and not _EMPHASIS.search(rest)) or _LEADING_MARKER.match(rest)):
             cuts.append((match.end(), None))
     by_position: dict[int, str | None] = {}
     for position, style in cuts:
@@ -188,15 +191,16 @@ def _split_labels(
     cursor = start
     for gap in _GAP.finditer(text, start, end):
         label = text[cursor : gap.start()]
-        if _PUNCT.match(text, gap.end()) or _YES_NO.match(label) or not _is_label(label):
+        if _PUNCT.match(text, gap.end()) or _YES_NO.match(label) or not is_label(label):
             break
         yield cursor, gap.start(), style, True
         style = None
         cursor = gap.end()
-    yield cursor, end, style, title and _is_label(text[cursor:end])
+    yield cursor, end, style, title and is_label(text[cursor:end])
 
 
-def _is_label(text: str) -> bool:
+def is_label(text: str) -> bool:
+    """A short run without punctuation: a heading or a label, not a statement."""
     return len(text) <= LABEL_MAX_CHARS and not _PUNCT.search(text) and len(_CJK.findall(text)) >= 2
 
 
@@ -270,17 +274,23 @@ def _marked_items(pieces: list[_Piece], units: list[Unit], roots: list, i: int) 
 
 
 def _line_items(text: str, pieces: list[_Piece], units: list[Unit], roots: list, i: int) -> list[int]:
+    """Short stand-alone lines, 「key :text」 entries or 「…;」 clauses right after a lead-in (a
+    title of the list may come first)."""
     items: list[int] = []
-    if not pieces[i].line_end:
-        return items
-    for j in range(i + 1, len(units)):
+    first = i + 2 if i + 1 < len(units) and units[i + 1].role == HEADING and pieces[i + 1].label else i + 1
+    for j in range(first, len(units)):
         p = pieces[j]
         if roots[j] != roots[i] or units[j].role != BODY:
             break
         own_line = p.line_start and p.line_end and p.end - p.start <= SHORT_LINE_CHARS
-        if not (own_line or _KEYED.match(text, p.start, p.end)):
+        clause = _CLAUSE_END.search(text, p.start, p.end) or (
+            items and _CLAUSE_END.search(text, 0, pieces[j - 1].end)
+        )
+        if not (own_line or _KEYED.match(text, p.start, p.end) or clause):
             break
         items.append(j)
+        if clause and not _CLAUSE_END.search(text, p.start, p.end):
+            break
     return items if len(items) >= 2 else []
 
 

@@ -86,28 +86,31 @@ def test_every_sentence_is_a_verbatim_quote_of_its_cited_passage(ask, question):
         assert doc_text(s.doc_id)[s.start : s.end] == s.source
         assert chunk.start <= s.start < s.end <= chunk.end
         assert s.source in chunk.text
-        # What is shown is the source, at most converted between simplified and traditional.
-        assert fold(s.text) == fold(s.source)
-    # Every citation is used by some sentence, and the text shows each sentence with its marker.
+        # What is shown is the source, at most converted between simplified and traditional
+        # and with the line breaks between a label and its text shown as one space.
+        assert fold(s.text) == fold(" ".join(s.source.split()))
+    # Every citation is used by some quote, and the text shows each block with its marker.
     assert {s.citation for s in answer.sentences} == set(cited)
-    for s in answer.sentences:
-        assert f"{s.text}[{s.citation}]" in answer.text
+    for block in answer.blocks:
+        assert block.text in answer.text
 
 
 @pytest.mark.parametrize("question", ANSWERABLE)
 def test_answers_quote_no_headings_labels_or_questions(ask, question):
     answer = ask(question)
-    for s in answer.sentences:
-        stripped = s.source.strip()
-        assert not stripped.endswith(("?", "？", ":", "："))
-        assert stripped not in heading_lines(s.doc_id)
-        assert len(re.findall(r"[\u3400-\u9fff]", stripped)) >= 6
+    for block in answer.blocks:
+        # A lead-in (「…如下:」) opens a block only with what it introduces after it.
+        last = (block.items or [block.sentence])[-1].source.strip()
+        assert not last.endswith(("?", "？", ":", "："))
+        for s in block.quotes:
+            assert s.source.strip() not in heading_lines(s.doc_id)
+        assert len(re.findall(r"[\u3400-\u9fff]", block.sentence.source)) >= 2
 
 
 @pytest.mark.parametrize("question", ANSWERABLE)
 def test_answers_stay_within_the_length_limits(ask, question, settings):
     answer = ask(question)
-    assert 1 <= len(answer.sentences) <= settings.answer_max_sentences
+    assert 1 <= len(answer.blocks) <= settings.answer_max_sentences
     if len(answer.sentences) > 1:
         assert sum(len(s.source) for s in answer.sentences) <= settings.answer_max_chars
     # No sentence is quoted twice.

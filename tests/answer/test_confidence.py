@@ -77,7 +77,7 @@ def test_confidence_separates_in_domain_from_off_topic(answerer):
 
 def test_answer_reports_the_confidence_and_evidence_it_decided_on(answerer, settings):
     answer = answerer.ask("医保卡余额怎么查")
-    assert set(answer.evidence) == {"cosine", "coverage"}
+    assert set(answer.evidence) == {"cosine", "coverage", "unit_cosine"}
     assert 0.0 <= answer.confidence <= 1.0
     assert answer.confidence == pytest.approx(confidence(answer.evidence, settings))
     assert answer.to_dict()["confidence"] == round(answer.confidence, 3)

@@ -205,7 +205,7 @@ def _in_new_version(path: Path) -> bool:
 
 WRITE_FAULTS = [
     ("vectors.npy", lambda: (store.np, "save", 1, lambda *a: True)),
-    ("sentence_vectors.npy", lambda: (store.np, "save", 2, lambda *a: True)),
+    ("unit_vectors.npy", lambda: (store.np, "save", 2, lambda *a: True)),
     ("dense.faiss", lambda: (store.faiss, "write_index", 1, lambda *a: True)),
     ("checksums", lambda: (store, "_sha256", 3, _in_new_version)),
     ("manifest.json", lambda: (store, "_write_synced", 1, lambda *a: True)),
@@ -338,8 +338,8 @@ DAMAGE: dict[str, Callable[[Tiny], None]] = {
     "vectors.npy truncated": lambda t: _truncate(_version(t) / "vectors.npy"),
     "dense.faiss missing": lambda t: (_version(t) / "dense.faiss").unlink(),
     "chunks.jsonl one bit flipped": lambda t: _flip(_version(t) / "chunks.jsonl"),
-    "sentences.json emptied": lambda t: (_version(t) / "sentences.json").write_bytes(b""),
-    "sentence_vectors.npy missing": lambda t: (_version(t) / "sentence_vectors.npy").unlink(),
+    "units.jsonl emptied": lambda t: (_version(t) / "units.jsonl").write_bytes(b""),
+    "unit_vectors.npy missing": lambda t: (_version(t) / "unit_vectors.npy").unlink(),
     "manifest.json garbage": lambda t: (_version(t) / "manifest.json").write_bytes(b"\x00\xff{"),
     "manifest.json missing": lambda t: (_version(t) / "manifest.json").unlink(),
     "manifest.json wrong types": lambda t: (_version(t) / "manifest.json").write_text(

@@ -71,7 +71,7 @@ def check(answer: Answer, result: SearchResult, documents: dict[str, str], max_s
         assert answer.sentences == [] and answer.citations == []
         assert answer.text == NOT_FOUND
         return
-    assert 1 <= len(answer.sentences) <= max_sentences
+    assert 1 <= len(answer.blocks) <= max_sentences
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     given_passages = {id(p) for p in result.passages}
     assert all(id(c.passage) in given_passages for c in answer.citations), "cites a passage it was not given"
@@ -84,7 +84,8 @@ def check(answer: Answer, result: SearchResult, documents: dict[str, str], max_s
         assert s.source in chunk.text
         assert documents[s.doc_id][s.start : s.end] == s.source  # verbatim in the corpus file too
         assert s.text
-        assert f"{s.text}[{s.citation}]" in answer.text
+    for block in answer.blocks:
+        assert block.text in answer.text
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

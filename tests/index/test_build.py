@@ -45,7 +45,7 @@ def test_changed_file_is_re_embedded_alone(small: Settings, embedder) -> None:
     (small.corpus_dir / "note.md").write_text(NOTE + "\n杭州的医保卡可以在浙一医院使用。\n", encoding="utf-8")
     report = build_index(small, embedder)
     assert report.changed_docs == ["note.md"]
-    assert 0 < report.embedded <= 4, "only the changed note's chunk and sentences are embedded again"
+    assert 0 < report.embedded <= 4, "only the changed note's chunk and answer units are embedded again"
     index = _load(small, embedder)
     assert any("浙一医院" in c.text for c in index.chunks)
 
@@ -57,7 +57,7 @@ def test_deleted_file_leaves_the_index(small: Settings, embedder) -> None:
     assert report.removed_docs == ["note.md"]
     index = _load(small, embedder)
     assert {c.doc_id for c in index.chunks} == {SOURCE.name}
-    assert all(s.doc_id == SOURCE.name for s in index.sentences.spans)
+    assert all(u.doc_id == SOURCE.name for u in index.units.units)
 
 
 def test_rebuild_embeds_everything_again(small: Settings, embedder) -> None:

@@ -53,7 +53,7 @@ def test_other_format_version_is_a_mismatch(built: Settings, embedder) -> None:
         _load(built, embedder)
 
 
-@pytest.mark.parametrize("name", ["dense.faiss", "vectors.npy", "chunks.jsonl", "sentence_vectors.npy"])
+@pytest.mark.parametrize("name", ["dense.faiss", "vectors.npy", "chunks.jsonl", "unit_vectors.npy"])
 def test_truncated_file_is_reported_as_damaged(built: Settings, embedder, name: str) -> None:
     path = store.current_version(built.index_dir) / name
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
