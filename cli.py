@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ValueError as exc:
         parser.error(str(exc))
-    from index.e5_model import ModelUnavailable
+    from index.embedding import ModelUnavailable
     from index.store import IndexStoreError
 
     try:
@@ -99,17 +99,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _retriever(settings: Settings) -> Retriever:
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
     from index.loader import open_retriever
 
-    return open_retriever(settings, Embedder.load(settings))
+    return open_retriever(settings, load_embedder(settings))
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import build_index
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
 
-    report = build_index(settings, Embedder.load(settings), rebuild=args.rebuild, progress=True)
+    report = build_index(settings, load_embedder(settings), rebuild=args.rebuild, progress=True)
     print(report.summary())
     return 0
 
@@ -206,10 +206,10 @@ def _eval_config(
 def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     from eval.beir import evaluate_beir
     from eval.report import BEIR_KEYS, table, write_json
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
 
     modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
-    result = evaluate_beir(args.beir, settings, Embedder.load(settings), modes, args.limit)
+    result = evaluate_beir(args.beir, settings, load_embedder(settings), modes, args.limit)
     runs = [{"config": {"name": m}, "metrics": result["results"][m]} for m in modes]
     print(
         f"{result['dataset']}: {result['queries']} queries, {result['passages']} passages, "

@@ -17,7 +17,7 @@ class Settings:
     # The built-in name is assembled offline from PyPI packages; anything else is a
     # sentence-transformers model name or local path.
     model: str = BUILTIN_MODEL
-    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedder.BACKENDS.
+    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedding.factory.BACKENDS.
     backend: str = "onnx"
     model_cache: Path = Path.home() / ".cache" / "yibao" / "models"
     chunk_min: int = 150

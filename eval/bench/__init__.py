@@ -17,7 +17,7 @@ from eval.bench.report import render_markdown, targets
 from settings import ROOT, Settings
 
 if TYPE_CHECKING:
-    from index.embedder import Embedder
+    from index.embedding import Embedder
 
 __all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
 
@@ -38,7 +38,8 @@ def run_bench(
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
     from eval.bench import backends, http_load, ingest, inprocess, machine, scale
     from eval.questions import load_questions
-    from index.embedder import Embedder, threads_per_pass
+    from index.embedding import load_embedder
+    from index.embedding.threads import threads_per_pass
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
     started = time.perf_counter()
@@ -58,7 +59,7 @@ def run_bench(
     }
     if embedder is None:
         t0 = time.perf_counter()
-        embedder = Embedder.load(settings)
+        embedder = load_embedder(settings)
         result["model_load_seconds"] = round(time.perf_counter() - t0, 1)
     result["settings"]["threads_per_pass"] = threads_per_pass(settings.threads)
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]

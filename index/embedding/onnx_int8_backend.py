@@ -1,0 +1,35 @@
+"""The onnx-int8 backend: the fp32 export with int8 weights (dynamic quantization), made once.
+
+About 4 × faster than torch, but retrieval quality drops measurably (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from index.embedding.onnx_backend import OnnxEmbedder
+from index.embedding.onnx_export import MODEL_FILE, built
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class OnnxInt8Embedder(OnnxEmbedder):
+    tag = "onnx-int8"
+
+    @classmethod
+    def export_folder(cls, cache: Path, weights: str) -> Path:
+        return cache / f"onnx-int8-{weights}"
+
+    @classmethod
+    def _build(cls, model: SentenceTransformer, cache: Path, weights: str) -> None:
+        OnnxEmbedder._build(model, cache, weights)
+        fp32 = OnnxEmbedder.export_folder(cache, weights) / MODEL_FILE
+        built(cls.export_folder(cache, weights), lambda out: _quantize(fp32, out))
+
+
+def _quantize(fp32: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8)
