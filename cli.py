@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from eval.bench import PARTS
+
     parser = argparse.ArgumentParser(prog="yibao", description="医保问答: cited answers from the corpus")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -93,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("bench", _bench, "measure latency, throughput, ingest and FAISS at scale (BENCHMARKS.md)")
     p.add_argument("--quick", action="store_true", help="few requests, 10k-row scale only (under a minute)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, metavar="PART", help=f"only: {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON results here")
     p.add_argument("--markdown", type=Path, metavar="OUT", help="also write the markdown tables here")
     return parser
@@ -225,7 +228,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from eval.bench import render_markdown, run_bench
     from eval.bench.report import write_json
 
-    result = run_bench(settings, quick=args.quick)
+    result = run_bench(settings, quick=args.quick, parts=tuple(args.parts) if args.parts else None)
     tables = render_markdown(result)
     print(tables)
     if args.json:
