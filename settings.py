@@ -25,6 +25,7 @@ class Settings:
     chunk_overlap: int = 60
     batch_size: int = 32
     top_k: int = 5
+    top_k_max: int = 50  # the most passages a request may ask for
     candidates: int = 30
     rrf_k: int = 60
     mmr_lambda: float = 0.7
