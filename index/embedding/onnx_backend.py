@@ -18,10 +18,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.embedding.base import Embedder
-from index.embedding.build_once import is_complete
 from index.embedding.e5_model import ModelUnavailable
 from index.embedding.model_record import ModelRecord, recall, record_of, remember
-from index.embedding.onnx_export import MODEL_FILE, built, export, not_exportable, tokenizer_file
+from index.embedding.onnx_export import (
+    MODEL_FILE,
+    WORDS_FILE,
+    WordEmbeddings,
+    built,
+    export,
+    is_current,
+    not_exportable,
+    tokenizer_file,
+)
 from index.embedding.sentence_transformer import load_sentence_transformer, model_folder
 from index.embedding.threads import threads_per_pass
 from index.embedding.tokenizer import FolderTokenizer
@@ -39,8 +47,11 @@ class OnnxEmbedder(Embedder):
     tag = "onnx"
 
     def __init__(self, record: ModelRecord, folder: Path, path: Path, settings: Settings) -> None:
+        # Not found or damaged files raise here (see ``open``), before any use.
         self.path = path
         self._session = _session(path, threads_per_pass(settings.threads))
+        dim = self._session.get_inputs()[0].shape[-1]
+        self._words = WordEmbeddings(path.parent / WORDS_FILE, dim)
         self._tokenizer = FolderTokenizer(
             folder / record.tokenizer, record.max_seq_length, record.pad_id, record.pad_token
         )
@@ -57,7 +68,7 @@ class OnnxEmbedder(Embedder):
         cache = settings.model_cache
         folder = model_folder(settings)
         record = recall(cache, folder) if folder is not None else None
-        if folder is None or record is None or not is_complete(cls.export_folder(cache, record.weights)):
+        if folder is None or record is None or not is_current(cls.export_folder(cache, record.weights)):
             record, folder = cls._export_with_torch(settings)
         path = cls.export_folder(cache, record.weights) / MODEL_FILE
         try:
@@ -95,7 +106,11 @@ class OnnxEmbedder(Embedder):
         prefix = self._prompts.get(prompt_name, "") if prompt_name else ""
         parts = []
         for idx in self._batches(texts):
-            feeds = self._tokenizer([prefix + texts[i] for i in idx])
+            tokens = self._tokenizer([prefix + texts[i] for i in idx])
+            feeds = {
+                "inputs_embeds": self._words[tokens["input_ids"]],
+                "attention_mask": tokens["attention_mask"],
+            }
             parts.append((idx, self._session.run(None, feeds)[0]))
         out = np.empty((len(texts), parts[0][1].shape[1] if parts else 0), dtype=np.float32)
         for idx, vectors in parts:
@@ -121,4 +136,5 @@ def _session(path: Path, threads: int) -> Any:
 def _load_errors() -> tuple[type[BaseException], ...]:
     from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf, NoSuchFile
 
-    return Fail, InvalidGraph, InvalidProtobuf, NoSuchFile
+    # OSError/ValueError: a missing or cut word-embedding file (its size is not whole rows).
+    return Fail, InvalidGraph, InvalidProtobuf, NoSuchFile, OSError, ValueError
