@@ -177,7 +177,6 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.calibrate:
         print(f"calibrated abstain threshold: {calibrate(main_run['per_question'])}")
     report.write_json(result, settings.eval_report)
-    report.write_html(result, settings.eval_report.with_suffix(".html"), standalone=False)
     if args.json:
         report.write_json(result, args.json)
     if args.html:
