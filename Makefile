@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint browser eval bench
+.PHONY: install serve test test-fast lint browser eval bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 test: $(STAMP) browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+# Everything but the tests marked slow (browser, load, kill loops, fuzzers, the quick bench).
+test-fast: $(STAMP) lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
 
 eval: $(STAMP)
 	$(BIN)/yibao eval --compare

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except ValueError as exc:
         parser.error(str(exc))
-    from index.e5_model import ModelUnavailable
+    from index.embedding import ModelUnavailable
     from index.store import IndexStoreError
 
     try:
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from eval.bench import PARTS
+
     parser = argparse.ArgumentParser(prog="yibao", description="医保问答: cited answers from the corpus")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -93,23 +95,24 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("bench", _bench, "measure latency, throughput, ingest and FAISS at scale (BENCHMARKS.md)")
     p.add_argument("--quick", action="store_true", help="few requests, 10k-row scale only (under a minute)")
+    p.add_argument("--parts", nargs="+", choices=PARTS, metavar="PART", help=f"only: {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON results here")
     p.add_argument("--markdown", type=Path, metavar="OUT", help="also write the markdown tables here")
     return parser
 
 
 def _retriever(settings: Settings) -> Retriever:
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
     from index.loader import open_retriever
 
-    return open_retriever(settings, Embedder.load(settings))
+    return open_retriever(settings, load_embedder(settings))
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import build_index
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
 
-    report = build_index(settings, Embedder.load(settings), rebuild=args.rebuild, progress=True)
+    report = build_index(settings, load_embedder(settings), rebuild=args.rebuild, progress=True)
     print(report.summary())
     return 0
 
@@ -174,7 +177,6 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.calibrate:
         print(f"calibrated abstain threshold: {calibrate(main_run['per_question'])}")
     report.write_json(result, settings.eval_report)
-    report.write_html(result, settings.eval_report.with_suffix(".html"), standalone=False)
     if args.json:
         report.write_json(result, args.json)
     if args.html:
@@ -206,10 +208,10 @@ def _eval_config(
 def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     from eval.beir import evaluate_beir
     from eval.report import BEIR_KEYS, table, write_json
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
 
     modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
-    result = evaluate_beir(args.beir, settings, Embedder.load(settings), modes, args.limit)
+    result = evaluate_beir(args.beir, settings, load_embedder(settings), modes, args.limit)
     runs = [{"config": {"name": m}, "metrics": result["results"][m]} for m in modes]
     print(
         f"{result['dataset']}: {result['queries']} queries, {result['passages']} passages, "
@@ -225,7 +227,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from eval.bench import render_markdown, run_bench
     from eval.bench.report import write_json
 
-    result = run_bench(settings, quick=args.quick)
+    result = run_bench(settings, quick=args.quick, parts=tuple(args.parts) if args.parts else None)
     tables = render_markdown(result)
     print(tables)
     if args.json:

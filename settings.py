@@ -17,7 +17,7 @@ class Settings:
     # The built-in name is assembled offline from PyPI packages; anything else is a
     # sentence-transformers model name or local path.
     model: str = BUILTIN_MODEL
-    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedder.BACKENDS.
+    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedding.factory.BACKENDS.
     backend: str = "onnx"
     model_cache: Path = Path.home() / ".cache" / "yibao" / "models"
     chunk_min: int = 150
@@ -25,6 +25,7 @@ class Settings:
     chunk_overlap: int = 60
     batch_size: int = 32
     top_k: int = 5
+    top_k_max: int = 50  # the most passages a request may ask for
     candidates: int = 30
     rrf_k: int = 60
     mmr_lambda: float = 0.7

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from eval import metrics
 from index import dense, store
 from index.build import chunker_config, embed_index
-from index.embedder import Embedder
+from index.embedding import Embedder
 from index.retriever import Retriever
 from ingest.pipeline import chunk_document
 from ingest.records import Document

@@ -38,7 +38,7 @@ def write_json(report: dict, path: Path) -> None:
 
 
 def html_fragment(report: dict) -> str:
-    """The report body; the server's /eval page embeds it in its own layout."""
+    """The report body of the standalone page."""
     runs = report.get("compare") or [report]
     rows = sorted(report["per_question"], key=_failure_order)
     return _env.get_template("report.html").render(
@@ -51,9 +51,10 @@ def html_page(report: dict) -> str:
     return _env.get_template("page.html").render(body=html_fragment(report))
 
 
-def write_html(report: dict, path: Path, standalone: bool = True) -> None:
+def write_html(report: dict, path: Path) -> None:
+    """A standalone page (``yibao eval --html OUT``); the server's /eval page reads the JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html_page(report) if standalone else html_fragment(report), encoding="utf-8")
+    path.write_text(html_page(report), encoding="utf-8")
 
 
 def _failure_order(row: dict) -> tuple:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index import dense, store
-from index.embedder import Embedder
+from index.embedding import Embedder
 from index.lexical import BM25
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus

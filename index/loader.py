@@ -6,7 +6,7 @@ import logging
 
 from index import store
 from index.build import build_index
-from index.embedder import Embedder
+from index.embedding import Embedder
 from index.retriever import Retriever
 from settings import Settings
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from index import dense
-from index.embedder import Embedder
+from index.embedding import Embedder
 from index.store import StoredIndex
 from index.timing import timed
 from ingest.records import Chunk

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.engine import Engine
 from server.routers import api, pages
+from server.validation import describe
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine
-    app.include_router(api.router)
+    app.include_router(api.api_router(settings))
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
@@ -75,11 +76,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return _error(400, "请求体不是有效的 JSON / malformed JSON body")
-        where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in errors)
-        return _error(422, f"请求格式不对 / invalid request ({where}): {errors[0].get('msg', '')}")
+        return _error(422, describe(list(exc.errors()), settings))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

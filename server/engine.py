@@ -8,7 +8,7 @@ from pathlib import Path
 
 from answer.compose import Answerer
 from index import store
-from index.embedder import Embedder
+from index.embedding import Embedder, load_embedder
 from index.loader import open_retriever
 from settings import Settings
 
@@ -31,7 +31,7 @@ class Engine:
     @classmethod
     def start(cls, settings: Settings) -> Engine:
         """Load the model once, build the index if there is none, and warm both up."""
-        engine = cls(settings, Embedder.load(settings))
+        engine = cls(settings, load_embedder(settings))
         engine.answerer.ask("医保卡余额怎么查")
         return engine
 

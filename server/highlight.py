@@ -7,16 +7,11 @@ from collections.abc import Iterable, Sequence
 from ingest.textnorm import fold
 
 
-def segments(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
-    """``text`` cut into (piece, is_match) runs; terms are matched in folded form so that a
-    simplified term marks traditional source text."""
-    return [(piece, hit) for piece, (hit,) in _runs(text, _term_marks(text, terms))]
-
-
 def highlight(
     text: str, terms: Sequence[str], quoted: Iterable[tuple[int, int]] = ()
 ) -> list[tuple[str, bool, bool]]:
-    """``text`` cut into (piece, is_match, is_quoted) runs: matched terms as in :func:`segments`,
+    """``text`` cut into (piece, is_match, is_quoted) runs: terms matched in folded form (a
+    simplified term marks traditional source text),
     and whether the piece lies in one of the ``quoted`` [start, end) spans (the sentences the
     answer quotes from this passage, relative to ``text``)."""
     inside = [False] * len(text)

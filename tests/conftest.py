@@ -21,9 +21,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings):
-    from index.embedder import Embedder
+    from index.embedding import load_embedder
 
-    return Embedder.load(settings)
+    return load_embedder(settings)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 ``run_bench(settings, quick)`` returns one JSON-able dict; ``render_markdown`` turns it into the
 tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
 thread settings), ``http_load``, ``ingest``, ``backends`` (torch, onnx fp32 and int8 side by side),
-``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report`` holds the targets and tables.
+``footprint`` (a server's start-up time and resident memory per backend), ``scale`` (FAISS kinds
+on synthetic 10k–1M rows); ``report`` holds the targets and tables.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from eval.bench.report import render_markdown, targets
 from settings import ROOT, Settings
 
 if TYPE_CHECKING:
-    from index.embedder import Embedder
+    from index.embedding import Embedder
 
 __all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
 
-PARTS = ("inprocess", "http", "ingest", "backends", "scale")
-# The backend comparison builds an index per backend: too slow for --quick.
+PARTS = ("inprocess", "http", "ingest", "backends", "footprint", "scale")
+# The backend comparison and the footprint build an index per backend: too slow for --quick.
 QUICK_PARTS = ("inprocess", "http", "ingest", "scale")
 QUICK_QUESTIONS = 12
 
@@ -36,9 +37,10 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
-    from eval.bench import backends, http_load, ingest, inprocess, machine, scale
+    from eval.bench import backends, footprint, http_load, ingest, inprocess, machine, scale
     from eval.questions import load_questions
-    from index.embedder import Embedder, threads_per_pass
+    from index.embedding import BACKENDS, load_embedder
+    from index.embedding.threads import threads_per_pass
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
     started = time.perf_counter()
@@ -58,7 +60,7 @@ def run_bench(
     }
     if embedder is None:
         t0 = time.perf_counter()
-        embedder = Embedder.load(settings)
+        embedder = load_embedder(settings)
         result["model_load_seconds"] = round(time.perf_counter() - t0, 1)
     result["settings"]["threads_per_pass"] = threads_per_pass(settings.threads)
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
@@ -79,6 +81,9 @@ def run_bench(
     if "backends" in parts:
         log("bench: every inference backend (torch, onnx, onnx-int8)")
         result["backends"] = backends.measure(settings, embedder, quick, log=log)
+    if "footprint" in parts:
+        log("bench: `yibao serve` start-up and memory on every backend")
+        result["footprint"] = footprint.measure(settings, questions, tuple(BACKENDS), log=log)
     if "scale" in parts:
         log("bench: FAISS at scale")
         result["scale"] = scale.measure(quick, log=log)

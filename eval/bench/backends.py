@@ -1,4 +1,4 @@
-"""The same model on every backend of ``index.embedder.BACKENDS`` (torch, onnx fp32, onnx int8).
+"""The same model on every backend of ``index.embedding.BACKENDS`` (torch, onnx fp32, onnx int8).
 
 Per backend: the time to load it (the first ONNX load includes the one-off export), the floor
 (one question, interleaved across backends), agreement with torch (cosine of the question
@@ -19,8 +19,8 @@ import numpy as np
 
 from eval.bench.inprocess import floor_encoder, parallel_capacity, uncached_answerer
 from eval.bench.stats import summarize
-from index.e5_model import ModelUnavailable
-from index.embedder import BACKENDS, Embedder, threads_per_pass
+from index.embedding import BACKENDS, Embedder, ModelUnavailable, load_embedder
+from index.embedding.threads import threads_per_pass
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def measure(settings: Settings, embedder: Embedder, quick: bool, log=print) -> d
             continue
         t0 = time.perf_counter()
         try:
-            backends[name] = Embedder.load(replace(settings, backend=name, query_cache_size=0))
+            backends[name] = load_embedder(replace(settings, backend=name, query_cache_size=0))
         except ModelUnavailable as exc:  # e.g. a configured model that cannot be exported to ONNX
             skipped[name] = str(exc)
             continue

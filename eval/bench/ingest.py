@@ -19,7 +19,7 @@ from eval.bench.stats import ratio
 from settings import Settings
 
 if TYPE_CHECKING:
-    from index.embedder import Embedder
+    from index.embedding import Embedder
 
 
 def _corpus_for(settings: Settings, quick: bool, tmp: Path) -> tuple[Path, list[str]]:

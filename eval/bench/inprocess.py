@@ -21,7 +21,7 @@ from settings import Settings
 
 if TYPE_CHECKING:
     from answer.compose import Answerer
-    from index.embedder import Embedder
+    from index.embedding import Embedder
 
 # Stage names as reported in SearchResult.timings_ms / Answer.timings_ms.
 STAGES = ("encode", "faiss", "bm25", "fusion", "compose", "script")
@@ -136,7 +136,7 @@ def _cached_repeat(settings: Settings, embedder: Embedder, questions: list[str],
 @contextmanager
 def blas_threads(n: int | None):
     """numpy's BLAS pool limited to ``n`` threads (None: left as configured)."""
-    from index.embedder import numpy_blas_limit
+    from index.embedding.threads import numpy_blas_limit
 
     if n is None:
         yield
@@ -150,7 +150,7 @@ def thread_experiments(
 ) -> dict:
     """The floor and the ask under other backend / numpy-BLAS thread counts, interleaved with the
     configured setting so that all see the same machine load."""
-    from index.embedder import threads_per_pass
+    from index.embedding.threads import threads_per_pass
 
     cores = os.cpu_count() or 1
     configured = threads_per_pass(settings.threads)

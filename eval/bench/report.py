@@ -14,6 +14,7 @@ INGEST_OVER_RAW = 0.9
 SCALE_ROWS = 1_000_000
 SCALE_P50_MS = 10.0
 SCALE_RECALL = 0.95
+SERVER_RESIDENT_GB = 0.7
 
 
 def _target(name: str, goal: str, value: str, met: bool | None) -> dict:
@@ -57,6 +58,19 @@ def targets(result: dict) -> list[dict]:
                 f"{ingest['ingest_over_raw']} ({ingest['texts_per_second']} vs "
                 f"{ingest['raw_texts_per_second']} texts/s)",
                 ingest["ingest_over_raw"] is not None and ingest["ingest_over_raw"] >= INGEST_OVER_RAW,
+            )
+        )
+    footprint = result.get("footprint")
+    configured = result.get("settings", {}).get("backend")
+    if footprint and configured in footprint["backends"]:
+        row = footprint["backends"][configured]
+        gb = row["rss_mib"] * 2**20 / 1e9
+        out.append(
+            _target(
+                f"`yibao serve` resident memory ({configured})",
+                f"≤ {SERVER_RESIDENT_GB} GB after {footprint['asks']} asks",
+                f"{gb:.2f} GB ({row['rss_mib']} MiB), torch loaded: {row['torch_loaded']}",
+                gb <= SERVER_RESIDENT_GB,
             )
         )
     scale = result.get("scale")
@@ -144,6 +158,7 @@ def render_markdown(result: dict) -> str:
         ("http", _http),
         ("ingest", _ingest),
         ("backends", _backends),
+        ("footprint", _footprint),
         ("scale", _scale),
     )
     out.extend(render(result[key]) for key, render in sections if result.get(key))
@@ -191,6 +206,31 @@ def _backends(b: dict) -> str:
                 "asks/s 1 thread / all cores",
                 *keys,
             ],
+            rows,
+        )
+    )
+
+
+def _footprint(f: dict) -> str:
+    rows = [
+        [
+            name,
+            r["startup_seconds"],
+            r["rss_mib"],
+            round(r["rss_mib"] * 2**20 / 1e9, 2),
+            r["threads"],
+            "yes" if r["torch_loaded"] else "no",
+            r["errors"],
+        ]
+        for name, r in f["backends"].items()
+    ]
+    return (
+        "### Server footprint\n\nPer backend, `yibao ingest` into a temporary data dir first (model, "
+        "export and index on disk), then `yibao serve`: start-up = seconds from launching it to the "
+        f"first /healthz answer; resident memory (VmRSS) after {f['asks']} asks from one client; torch "
+        "loaded = its library mapped into the server process.\n\n"
+        + _table(
+            ["backend", "start-up s", "resident MiB", "resident GB", "threads", "torch loaded", "errors"],
             rows,
         )
     )

@@ -12,13 +12,13 @@ from fastapi.templating import Jinja2Templates
 from answer.records import Answer
 from server.deps import get_engine, get_settings
 from server.engine import Engine
-from server.highlight import highlight, segments
+from server.eval_view import eval_context
+from server.highlight import highlight
 from server.validation import BadQuestion, clean_question
 from settings import Settings
 
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-templates.env.globals["segments"] = segments
 templates.env.globals["highlight"] = highlight
 
 EXAMPLES = ("医保卡余额怎么查", "醫保卡餘額能不能提現", "在厦门交的医保去其他城市能用吗", "家庭共济怎么绑定")
@@ -45,13 +45,8 @@ def home(
 
 @router.get("/eval", response_class=HTMLResponse, include_in_schema=False)
 def eval_report(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
-    """The report that `yibao eval` wrote last; the server only reads it, it never runs the evaluator."""
-    path = settings.eval_report.with_suffix(".html")
-    try:
-        report = path.read_text(encoding="utf-8")
-    except OSError:
-        report = None
-    return templates.TemplateResponse(request, "eval.html", {"report": report, "path": str(path)})
+    """The report that `yibao eval` wrote last, read as data; the server never runs the evaluator."""
+    return templates.TemplateResponse(request, "eval.html", eval_context(settings.eval_report))
 
 
 def _quoted_spans(answer: Answer) -> dict[int, list[tuple[int, int]]]:

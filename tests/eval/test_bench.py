@@ -3,8 +3,6 @@ ingest from scratch, FAISS at 10k rows; zero HTTP errors and the keys BENCHMARKS
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from eval.bench import render_markdown, run_bench
@@ -17,10 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def quick_result(settings, embedder, retriever) -> dict:
     # ``retriever`` builds the session's index first, so that the bench only measures.
-    started = time.perf_counter()
-    result = run_bench(settings, quick=True, embedder=embedder, log=lambda _: None)
-    result["_test_seconds"] = time.perf_counter() - started
-    return result
+    return run_bench(settings, quick=True, embedder=embedder, log=lambda _: None)
 
 
 def test_quick_bench_has_every_part(quick_result: dict) -> None:
@@ -59,15 +54,12 @@ def test_quick_bench_ingest_and_scale(quick_result: dict) -> None:
     assert all(r["rows"] == 10_000 and r["index_mib"] > 0 for r in rows)
 
 
-def test_quick_bench_renders_and_is_quick(quick_result: dict) -> None:
+def test_quick_bench_renders(quick_result: dict) -> None:
     text = render_markdown(quick_result)
     for heading in ("### Targets", "### In process", "### HTTP /api/ask", "### Ingest", "### FAISS at scale"):
         assert heading in text
     names = {t["target"] for t in quick_result["targets"]}
     assert {"/api/ask p50, 1 client", "16 concurrent clients"} <= names
-    # The model is loaded by the fixture and the index built by it; the rest takes under a minute
-    # on the 2-core benchmark machine. The bound is loose because that machine is shared.
-    assert quick_result["_test_seconds"] < 150
 
 
 def test_targets_without_measurements_are_not_met_or_unknown() -> None:

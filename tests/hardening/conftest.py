@@ -8,10 +8,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from settings import ROOT, Settings
+from tests.support import free_port, wait_until_healthy
 
 CLI = "import sys, cli; sys.exit(cli.main())"
 BASE_DOC = "base.txt"
@@ -87,12 +86,6 @@ def start_yibao(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_json(url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
     """GET (or POST ``body`` as JSON) with the standard library; the status and the JSON body."""
     data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
@@ -120,17 +113,10 @@ class ServerProcess:
     def start(cls, env: dict[str, str], log: Path, timeout: float = 240) -> ServerProcess:
         port = free_port()
         server = cls(start_yibao("serve", "--port", str(port), env=env, log=log), port, log)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if http_json(f"{server.base}/healthz", timeout=2)[0] == 200:
-                    return server
-            except OSError:
-                pass
-            if server.process.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                pytest.fail(f"`yibao serve` did not come up:\n{server.output()[-3000:]}")
-            time.sleep(0.2)
+        if wait_until_healthy(server.base, lambda: server.process.poll() is None, timeout):
+            return server
+        server.stop()
+        pytest.fail(f"`yibao serve` did not come up:\n{server.output()[-3000:]}")
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

@@ -240,11 +240,12 @@ def test_a_write_interrupted_anywhere_keeps_the_previous_index(
 @pytest.fixture
 def in_process_cli(tiny: Tiny, embedder, monkeypatch):
     """`cli.main` in this process, on the tiny dirs, with the session's model."""
-    from index.embedder import Embedder
+    import index.embedding
 
     monkeypatch.setenv("YIBAO_CORPUS_DIR", str(tiny.corpus_dir))
     monkeypatch.setenv("YIBAO_DATA_DIR", str(tiny.data_dir))
-    monkeypatch.setattr(Embedder, "load", classmethod(lambda cls, settings: embedder))
+    # cli imports load_embedder when a command runs, so it finds this one.
+    monkeypatch.setattr(index.embedding, "load_embedder", lambda settings: embedder)
     return cli.main
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -14,6 +15,9 @@ from ingest.pipeline import chunk_document
 from ingest.readers import html_to_text, read_document
 from ingest.records import Document, SkippedFile
 from settings import Settings
+
+# Fuzzing, load and kill loops: minutes, left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 # Pieces a medical-insurance page is made of, and the ones that break naive code.
 PIECES = st.sampled_from(

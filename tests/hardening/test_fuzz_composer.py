@@ -19,6 +19,9 @@ from ingest.pipeline import read_corpus
 from ingest.textnorm import tokenize
 from settings import ROOT
 
+# Fuzzing, load and kill loops: minutes, left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FRAGMENTS = [
     "医保卡余额怎么查",
     "醫保卡餘額能不能提現",

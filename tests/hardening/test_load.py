@@ -16,6 +16,9 @@ import pytest
 from eval.questions import load_questions
 from settings import ROOT
 
+# Fuzzing, load and kill loops: minutes, left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 REQUESTS = 2000
 CONCURRENCY = 16
 # The resident set may move by allocator noise, but not grow with the number of requests.

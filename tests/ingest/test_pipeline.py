@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,13 +66,10 @@ def test_ids_are_unique_and_stable_across_runs(result: IngestResult, settings: S
     assert ids == [chunk.id for chunk in ingest_corpus(settings).chunks]
 
 
-def test_counts_and_speed(result: IngestResult, settings: Settings) -> None:
+def test_counts(result: IngestResult, settings: Settings) -> None:
     assert len(result.documents) == 5 and not result.skipped
     assert result.sections >= len(result.documents)
     assert {chunk.doc_id for chunk in result.chunks} == {doc.doc_id for doc in result.documents}
-    started = time.perf_counter()
-    ingest_corpus(settings)
-    assert time.perf_counter() - started < 1.0
 
 
 def test_chunk_document_counts_sections(result: IngestResult, settings: Settings) -> None:

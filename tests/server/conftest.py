@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.support import free_port, wait_until_healthy
 
 
 @pytest.fixture(scope="session")
@@ -35,26 +34,15 @@ def live_server(settings, engine) -> Iterator[str]:
 
     from server.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail(f"the live server did not answer /healthz on {base}")
-        time.sleep(0.1)
+    if not wait_until_healthy(base, thread.is_alive, timeout=30):
+        server.should_exit = True
+        pytest.fail(f"the live server did not answer /healthz on {base}")
     try:
         yield base
     finally:

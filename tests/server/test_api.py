@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from functools import cache
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -278,3 +280,32 @@ def test_no_body_makes_the_server_fail(client, body):
         assert "仅供参考" in response.json()["disclaimer"]
     else:
         assert bilingual(response.json()["detail"]), response.text
+
+
+def test_limits_follow_the_settings(settings, engine):
+    """The schema, the validation and the messages all change with the settings."""
+    from server.app import create_app
+
+    conf = replace(settings, max_question_chars=20, top_k_max=7)
+    with TestClient(create_app(conf, engine)) as small:
+        spec = small.get("/openapi.json").json()
+        body = spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["question"]["maxLength"] == 20
+        assert 7 in [s.get("maximum") for s in body["properties"]["top_k"]["anyOf"]]
+        k = next(p for p in spec["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "k")
+        assert 7 in [s.get("maximum") for s in k["schema"]["anyOf"]]
+        too_long = small.post("/api/ask", json={"question": "医" * 21}).json()["detail"]
+        assert "20" in too_long and bilingual(too_long)
+        assert small.post("/api/ask", json={"question": "医" * 20, "top_k": 7}).status_code == 200
+        top_k = small.post("/api/ask", json={"question": "医保", "top_k": 8}).json()["detail"]
+        assert "7" in top_k and bilingual(top_k)
+        assert small.get("/api/search", params={"q": "医保", "k": 8}).status_code == 422
+
+
+def test_region_is_accepted_and_limited(client):
+    assert (
+        client.post("/api/ask", json={"question": "医保卡余额怎么查", "region": " 厦门 "}).status_code == 200
+    )
+    assert client.get("/api/search", params={"q": "医保", "region": "厦门"}).status_code == 200
+    too_long = client.post("/api/ask", json={"question": "医保", "region": "厦" * 21})
+    assert too_long.status_code == 422 and bilingual(too_long.json()["detail"])

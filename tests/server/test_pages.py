@@ -8,7 +8,7 @@ import pytest
 from markupsafe import escape
 
 from ingest.textnorm import is_traditional
-from server.highlight import highlight, segments
+from server.highlight import highlight
 
 _pages: dict[str, tuple[int, str]] = {}
 
@@ -215,13 +215,13 @@ def test_eval_page_responds_without_a_report(client):
     assert response.status_code == 200 and "评测" in response.text
 
 
-def test_segments_mark_terms_on_the_original_characters():
-    pieces = segments("醫保卡餘額可以查詢", ["医保卡", "查询"])
-    assert "".join(p for p, _ in pieces) == "醫保卡餘額可以查詢"
-    assert [p for p, hit in pieces if hit] == ["醫保卡", "查詢"]
-    assert segments("abc", []) == [("abc", False)]
+def test_highlight_marks_terms_on_the_original_characters():
+    pieces = highlight("醫保卡餘額可以查詢", ["医保卡", "查询"])
+    assert "".join(p for p, _, _ in pieces) == "醫保卡餘額可以查詢"
+    assert [p for p, hit, _ in pieces if hit] == ["醫保卡", "查詢"]
+    assert highlight("abc", []) == [("abc", False, False)]
     # Single ASCII letters would mark every stray character; they are ignored.
-    assert all(not hit for _, hit in segments("a b c", ["a"]))
+    assert all(not hit for _, hit, _ in highlight("a b c", ["a"]))
 
 
 def test_highlight_marks_terms_and_quoted_spans_independently():
@@ -234,3 +234,30 @@ def test_highlight_marks_terms_and_quoted_spans_independently():
         ("查询", False, False),
     ]
     assert highlight("abc", [], [(-5, 99)]) == [("abc", False, True)]
+
+
+def test_eval_page_renders_the_json_report_escaped_with_any_metric(settings, engine, tmp_path):
+    import json
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    conf = replace(settings, data_dir=tmp_path)
+    report = {
+        "config": {"name": "hybrid", "questions": "q.jsonl", "model": "m", "created_at": "today"},
+        "metrics": {"hit@1": 0.5, "glued": 0.125, "median_answer_chars": 88, "recall_curve": [0.1, 0.2]},
+        "per_question": [
+            {"id": "q1", "question": "<script>alert(1)</script>", "answerable": True,
+             "first_relevant_rank": None, "abstained": False, "answer_has_evidence": False,
+             "answer": "<b>x</b>", "cited_docs": ["a.txt"]},
+        ],
+    }  # fmt: skip
+    conf.eval_report.write_text(json.dumps(report), encoding="utf-8")
+    with TestClient(create_app(conf, engine)) as client:
+        html = client.get("/eval").text
+    assert "glued" in html and "0.125" in html and "median_answer_chars" in html and "88" in html
+    assert "recall_curve" not in html  # a list, not a metric to tabulate
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "&lt;b&gt;x" in html
+    assert 'class="fail"' in html

