@@ -42,7 +42,9 @@ def api_models(settings: Settings) -> ApiModels:
     top_k_field = Field(
         ge=1, le=settings.top_k_max, description=f"passages to draw from, 1–{settings.top_k_max}"
     )
-    region_field = Field(max_length=MAX_REGION_CHARS, description="reserved: a region name (not used yet)")
+    region_field = Field(
+        max_length=MAX_REGION_CHARS, description="only passages about this city or province (e.g. 厦门)"
+    )
     Question = Annotated[str, question_field, BeforeValidator(_no_control_characters)]
 
     class AskBody(BaseModel):

@@ -56,7 +56,9 @@ def api_router(settings: Settings) -> APIRouter:
         except ValidationError as exc:
             raise HTTPException(422, describe(exc.errors(), settings)) from None
         answerer = engine.answerer
-        answer = await run_in_threadpool(answerer.ask, params.question, params.top_k or settings.top_k)
+        answer = await run_in_threadpool(
+            answerer.ask, params.question, params.top_k or settings.top_k, region=params.region or None
+        )
         return JSONResponse(answer.to_dict())
 
     @router.get(
@@ -68,7 +70,9 @@ def api_router(settings: Settings) -> APIRouter:
         engine: Annotated[Engine, Depends(get_engine)],
         params: Annotated[SearchParams, Query()],  # type: ignore[valid-type]
     ) -> JSONResponse:
-        result = engine.answerer.retriever.search(params.q, params.k or settings.top_k, params.retriever)
+        result = engine.answerer.retriever.search(
+            params.q, params.k or settings.top_k, params.retriever, region=params.region or None
+        )
         return JSONResponse(_search_json(result))
 
     router.add_api_route("/healthz", healthz, methods=["GET"], summary="Index loaded, chunk count, model")
