@@ -131,7 +131,7 @@ def embed_index(
     only the texts not in ``known``; also returns how many texts were embedded."""
     units = units or []
     quotable = embedded_rows(units)
-    texts = [chunk.embed_text for chunk in chunks] + [units[row].text for row in quotable]
+    texts = [chunk.embed_text for chunk in chunks] + [units[row].embed_text for row in quotable]
     vectors, embedded = _embed_reusing(texts, known or {}, embedder, progress)
     chunk_vectors = vectors[: len(chunks)]
     unit_vectors = np.zeros((len(units), embedder.dim), dtype=np.float32)
@@ -166,7 +166,7 @@ def _known_vectors(previous: store.StoredIndex | None) -> dict[str, np.ndarray]:
         return {}
     known = {c.embed_text: previous.vectors[i] for i, c in enumerate(previous.chunks)}
     units = previous.units
-    known.update((units.units[row].text, units.vectors[row]) for row in embedded_rows(units.units))
+    known.update((units.units[row].embed_text, units.vectors[row]) for row in embedded_rows(units.units))
     return known
 
 

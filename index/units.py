@@ -46,10 +46,10 @@ class UnitTable:
         return out
 
     def following(self, row: int) -> int | None:
-        """The row of the next unit of the same document, or None at its end."""
+        """The row of the first unit of the same document after this one ends, or None."""
         unit = self.units[row]
         rows = self._by_doc[unit.doc_id]
-        i = bisect.bisect_right(self._starts[unit.doc_id], unit.start)
+        i = bisect.bisect_left(self._starts[unit.doc_id], unit.end)
         return rows[i] if i < len(rows) else None
 
 

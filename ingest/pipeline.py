@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # Stored indexes record this; bump it whenever cleaning, structure or chunking rules change what
 # chunks come out of the same files, so an index built by older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
@@ -47,7 +47,7 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
         sections += bool(block_chunks)
         chunks.extend(block_chunks)
     units = [
-        AnswerUnit(doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead)
+        AnswerUnit(doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead, u.context)
         for u in document_units(doc.text, structure.blocks)
     ]
     return chunks, sections, units

@@ -56,6 +56,12 @@ class AnswerUnit:
     role: str
     text: str
     lead: int | None = None
+    # Its section heading (and a label right before it): what the unit is about when read alone.
+    context: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from ingest.sentences import Span, split_long_sentence, split_sentences
@@ -79,6 +79,7 @@ class Unit:
     role: str
     lead: int | None = None
     style: str | None = None
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,18 @@ def document_units(text: str, blocks: list[Block]) -> list[Unit]:
     units = [_unit(text, p) for p in pieces]
     roots = [blocks[b].path[:1] for b in blocks_of]
     _link_lists(text, pieces, units, roots)
-    return units
+    return [replace(u, context=_context(text, units, n, blocks[blocks_of[n]])) for n, u in enumerate(units)]
+
+
+def _context(text: str, units: list[Unit], n: int, block: Block) -> str:
+    """What a unit is about when read alone: its section's heading and an inline label before it
+    (「专款专用」 before 「医保个人账户资金仅限…」)."""
+    parts = [block.path[-1]]
+    if n > 0 and units[n - 1].role == HEADING and units[n].role != HEADING:
+        label = text[units[n - 1].start : units[n - 1].end]
+        if label not in parts:
+            parts.append(label)
+    return " ".join(parts)
 
 
 def _glue_yes_no(text: str, pieces: list[_Piece], blocks_of: list[int]) -> tuple[list[_Piece], list[int]]:
@@ -250,7 +262,7 @@ def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], roots: list[
                 and following.end - units[j].start <= ITEM_MAX_CHARS
             ):
                 end = following.end
-            units[j] = Unit(units[j].start, end, ITEM, lead=i, style=units[j].style)
+            units[j] = replace(units[j], end=end, role=ITEM, lead=i)
 
 
 def _marked_items(pieces: list[_Piece], units: list[Unit], roots: list, i: int) -> list[int]:
@@ -278,20 +290,33 @@ def _line_items(text: str, pieces: list[_Piece], units: list[Unit], roots: list,
     title of the list may come first)."""
     items: list[int] = []
     first = i + 2 if i + 1 < len(units) and units[i + 1].role == HEADING and pieces[i + 1].label else i + 1
+    kind = None
     for j in range(first, len(units)):
         p = pieces[j]
         if roots[j] != roots[i] or units[j].role != BODY:
             break
-        own_line = p.line_start and p.line_end and p.end - p.start <= SHORT_LINE_CHARS
-        clause = _CLAUSE_END.search(text, p.start, p.end) or (
-            items and _CLAUSE_END.search(text, 0, pieces[j - 1].end)
-        )
-        if not (own_line or _KEYED.match(text, p.start, p.end) or clause):
+        previous_clause = bool(items) and _CLAUSE_END.search(text, 0, pieces[j - 1].end) is not None
+        this = _item_kind(text, p, previous_clause)
+        # The items of one list are written alike; a differently written piece starts something else.
+        if this is None or kind not in (None, this):
             break
+        kind = this
         items.append(j)
-        if clause and not _CLAUSE_END.search(text, p.start, p.end):
+        if this == "clause" and not _CLAUSE_END.search(text, p.start, p.end):
             break
     return items if len(items) >= 2 else []
+
+
+def _item_kind(text: str, p: _Piece, previous_clause: bool) -> str | None:
+    """How a piece is written as a list entry: a short line of its own, 「key :text」, a 「…;」
+    clause (or the clause closing such a run), or None when it is not written as an entry."""
+    if p.line_start and p.line_end and p.end - p.start <= SHORT_LINE_CHARS:
+        return "line"
+    if _KEYED.match(text, p.start, p.end):
+        return "keyed"
+    if _CLAUSE_END.search(text, p.start, p.end) or previous_clause:
+        return "clause"
+    return None
 
 
 def _rank(style: str) -> int:

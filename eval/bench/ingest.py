@@ -41,7 +41,7 @@ def embedded_texts(index_dir: Path, embedder: Embedder) -> list[str]:
 
     index = store.load_index(index_dir, embedder.name, embedder.fingerprint, embedder.dim)
     units = index.units.units
-    return [c.embed_text for c in index.chunks] + [units[row].text for row in embedded_rows(units)]
+    return [c.embed_text for c in index.chunks] + [units[row].embed_text for row in embedded_rows(units)]
 
 
 def raw_encode_seconds(embedder: Embedder, texts: list[str]) -> float:
