@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from server.engine import Engine
+from server.querylog import QueryLog
 from settings import Settings
 
 
@@ -14,3 +15,7 @@ def get_engine(request: Request) -> Engine:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_querylog(request: Request) -> QueryLog:
+    return request.app.state.querylog

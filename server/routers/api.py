@@ -1,17 +1,18 @@
-"""The JSON API: /api/ask, /api/search, /healthz and the admin reload."""
+"""The JSON API: /api/ask, /api/search, /healthz (the admin API: routers/admin.py)."""
 
 from __future__ import annotations
 
-import hmac
 import json
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from server.deps import get_engine, get_settings
+from server.deps import get_engine, get_querylog, get_settings
 from server.engine import Engine
+from server.querylog import QueryLog
 from server.validation import BadQuestion, clean_question, clean_top_k
 from settings import Settings
 
@@ -50,6 +51,7 @@ async def ask(
     request: Request,
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
+    querylog: Annotated[QueryLog, Depends(get_querylog)],
 ) -> JSONResponse:
     """Body: ``{"question": str, "top_k": int (1–50, optional)}``; any content type that holds JSON."""
     # Parsed here rather than by FastAPI so that every malformed body gets one clear message.
@@ -68,7 +70,10 @@ async def ask(
     except BadQuestion as exc:
         raise HTTPException(422, str(exc)) from None
     answerer = engine.answerer
-    return JSONResponse((await run_in_threadpool(answerer.ask, question, top_k)).to_dict())
+    started = time.perf_counter()
+    answer = await run_in_threadpool(answerer.ask, question, top_k)
+    querylog.record(answer, "api", (time.perf_counter() - started) * 1000)
+    return JSONResponse(answer.to_dict())
 
 
 @router.get(
@@ -121,17 +126,3 @@ def search(
 @router.get("/healthz", summary="Index loaded, chunk count, model")
 def healthz(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
     return engine.health()
-
-
-@router.post("/api/admin/reload", summary="Switch to the newest index (needs YIBAO_ADMIN_TOKEN)")
-def reload(
-    engine: Annotated[Engine, Depends(get_engine)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    authorization: Annotated[str, Header()] = "",
-) -> dict:
-    if not settings.admin_token:
-        raise HTTPException(403, "管理操作未启用 / admin actions are disabled (set YIBAO_ADMIN_TOKEN)")
-    if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.admin_token}".encode()):
-        raise HTTPException(401, "令牌无效 / missing or wrong admin token")
-    switched = engine.reload_if_changed()
-    return {"reloaded": switched, **engine.health()}
