@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from server.engine import Engine
 from server.querylog import QueryLog
@@ -19,3 +21,9 @@ def get_settings(request: Request) -> Settings:
 
 def get_querylog(request: Request) -> QueryLog:
     return request.app.state.querylog
+
+
+# For signatures that take several of them (the admin routes).
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+QueryLogDep = Annotated[QueryLog, Depends(get_querylog)]

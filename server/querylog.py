@@ -83,6 +83,7 @@ class QueryLog:
         self.retention_days = retention_days
         self._queue: queue.Queue[tuple | None] = queue.Queue(_QUEUE_SIZE)
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()  # the writer has opened (or failed to open) the database
         self._warned = False
 
     def start(self) -> None:
@@ -99,6 +100,7 @@ class QueryLog:
     def flush(self) -> None:
         """Wait until everything queued so far is written (for the admin page and the tests)."""
         if self._thread is not None and self._thread.is_alive():
+            self._ready.wait(timeout=10)
             self._queue.join()
 
     def record(self, answer: Answer, via: str, latency_ms: float) -> str:
@@ -169,6 +171,7 @@ class QueryLog:
 
     def _write_loop(self) -> None:
         db = self._open()
+        self._ready.set()
         last_purge = time.monotonic()
         while True:
             item = self._queue.get()

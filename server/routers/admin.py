@@ -29,7 +29,7 @@ from server.admin_auth import (
     same_token,
     token_matches,
 )
-from server.deps import get_engine, get_querylog, get_settings
+from server.deps import EngineDep, QueryLogDep, SettingsDep
 from server.engine import Engine
 from server.querylog import QueryLog
 from server.routers.pages import templates
@@ -42,9 +42,7 @@ UPLOAD_PATHS = ("/admin/upload", "/api/admin/documents")
 _TRUE = {"1", "true", "on", "yes"}
 
 
-def _bearer(
-    settings: Annotated[Settings, Depends(get_settings)], authorization: Annotated[str, Header()] = ""
-) -> None:
+def _bearer(settings: SettingsDep, authorization: Annotated[str, Header()] = "") -> None:
     require_bearer(authorization, settings)
 
 
@@ -131,13 +129,13 @@ def _report(report: BuildReport) -> dict:
 
 
 @router.post("/api/admin/reload", summary="Switch to the newest index", dependencies=[Bearer])
-def reload(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
+def reload(engine: EngineDep) -> dict:
     switched = engine.reload_if_changed()
     return {"reloaded": switched, **engine.health()}
 
 
 @router.get("/api/admin/documents", summary="The indexed documents and skipped files", dependencies=[Bearer])
-def list_documents(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
+def list_documents(engine: EngineDep) -> dict:
     return _listing(engine)
 
 
@@ -149,8 +147,8 @@ def list_documents(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
 )
 async def upload_documents(
     request: Request,
-    engine: Annotated[Engine, Depends(get_engine)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> dict:
     form = await _form(request, settings)
     return _report(await _api(_upload(form, engine, settings)))
@@ -159,25 +157,23 @@ async def upload_documents(
 @router.delete(
     "/api/admin/documents", summary="Delete documents (`?doc=…`, repeatable)", dependencies=[Bearer]
 )
-async def delete_documents(
-    engine: Annotated[Engine, Depends(get_engine)], doc: Annotated[list[str], Query()]
-) -> dict:
+async def delete_documents(engine: EngineDep, doc: Annotated[list[str], Query()]) -> dict:
     return _report(await _api(_delete(doc, engine)))
 
 
 @router.post("/api/admin/ingest", summary="Re-ingest the corpus dir", dependencies=[Bearer])
-async def reingest(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
+async def reingest(engine: EngineDep) -> dict:
     return _report(await _api(_run(engine.reingest)))
 
 
 @router.get("/api/admin/questions", summary="Abstained and unhelpful questions", dependencies=[Bearer])
-def problem_questions(querylog: Annotated[QueryLog, Depends(get_querylog)]) -> dict:
+def problem_questions(querylog: QueryLogDep) -> dict:
     querylog.flush()
     return {"questions": [p.to_eval_record() for p in querylog.problems()]}
 
 
 @router.get("/api/admin/questions.jsonl", summary="The same, as an eval question file", dependencies=[Bearer])
-def export_questions_api(querylog: Annotated[QueryLog, Depends(get_querylog)]) -> Response:
+def export_questions_api(querylog: QueryLogDep) -> Response:
     return _export(querylog)
 
 
@@ -227,9 +223,9 @@ def _page_session(request: Request, settings: Settings) -> Session | None:
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
 def admin_page(
     request: Request,
-    engine: Annotated[Engine, Depends(get_engine)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    querylog: Annotated[QueryLog, Depends(get_querylog)],
+    engine: EngineDep,
+    settings: SettingsDep,
+    querylog: QueryLogDep,
 ) -> Response:
     if not settings.admin_token:
         return _disabled(request)
@@ -265,7 +261,7 @@ def _admin(
 
 
 @router.get("/admin/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+def login_page(request: Request, settings: SettingsDep) -> Response:
     if not settings.admin_token:
         return _disabled(request)
     return _login(request, None, 200)
@@ -281,7 +277,7 @@ def _login(request: Request, error: str | None, status: int) -> HTMLResponse:
 
 
 @router.post("/admin/login", response_class=HTMLResponse, include_in_schema=False)
-async def login(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+async def login(request: Request, settings: SettingsDep) -> Response:
     if not settings.admin_token:
         return _disabled(request)
     form = await _form(request, settings)
@@ -296,7 +292,7 @@ async def login(request: Request, settings: Annotated[Settings, Depends(get_sett
 
 
 @router.post("/admin/logout", include_in_schema=False)
-async def logout(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+async def logout(request: Request, settings: SettingsDep) -> Response:
     return await _form_action(request, settings, _end_session)
 
 
@@ -308,7 +304,7 @@ async def _end_session(request: Request, form: FormData, session: Session) -> Re
 
 
 @router.post("/admin/upload", include_in_schema=False)
-async def upload_page(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+async def upload_page(request: Request, settings: SettingsDep) -> Response:
     async def act(engine: Engine, form: FormData) -> str:
         report = await _upload(form, engine, settings)
         changed = ", ".join(report.changed_docs) or "(内容未变 / unchanged)"
@@ -318,7 +314,7 @@ async def upload_page(request: Request, settings: Annotated[Settings, Depends(ge
 
 
 @router.post("/admin/delete", include_in_schema=False)
-async def delete_page(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+async def delete_page(request: Request, settings: SettingsDep) -> Response:
     async def act(engine: Engine, form: FormData) -> str:
         report = await _delete([str(d) for d in form.getlist("doc")], engine)
         return f"已删除 / deleted: {', '.join(report.removed_docs)}"
@@ -327,7 +323,7 @@ async def delete_page(request: Request, settings: Annotated[Settings, Depends(ge
 
 
 @router.post("/admin/reingest", include_in_schema=False)
-async def reingest_page(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Response:
+async def reingest_page(request: Request, settings: SettingsDep) -> Response:
     async def act(engine: Engine, form: FormData) -> str:
         report = await _run(engine.reingest)
         return (
@@ -342,8 +338,8 @@ async def reingest_page(request: Request, settings: Annotated[Settings, Depends(
 @router.get("/admin/questions.jsonl", include_in_schema=False)
 def export_questions_page(
     request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
-    querylog: Annotated[QueryLog, Depends(get_querylog)],
+    settings: SettingsDep,
+    querylog: QueryLogDep,
 ) -> Response:
     if not settings.admin_token:
         return _disabled(request)

@@ -13,9 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from settings import Settings
-from tests.hardening.conftest import BASE_DOC, Tiny, base_text
+from tests.hardening import conftest as hardening
+from tests.hardening.conftest import Tiny
 
 TOKEN = "s3cret-admin-token"
+# The tiny corpus and its index, built once per session (tests/hardening/conftest.py).
+tiny_template = hardening.tiny_template
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -50,18 +53,6 @@ class Site:
         return (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
 
 
-@pytest.fixture(scope="session")
-def admin_template(tmp_path_factory: pytest.TempPathFactory, settings: Settings, embedder) -> Tiny:
-    from index.build import build_index
-
-    root = tmp_path_factory.mktemp("admin")
-    tiny = Tiny(root / "corpus", root / "data")
-    tiny.corpus_dir.mkdir()
-    (tiny.corpus_dir / BASE_DOC).write_text(base_text(), encoding="utf-8")
-    build_index(tiny.settings(settings), embedder)
-    return tiny
-
-
 def make_site(
     template: Tiny, root: Path, settings: Settings, embedder, **overrides: object
 ) -> Iterator[Site]:
@@ -77,5 +68,5 @@ def make_site(
 
 
 @pytest.fixture
-def site(admin_template: Tiny, tmp_path: Path, settings: Settings, embedder) -> Iterator[Site]:
-    yield from make_site(admin_template, tmp_path, settings, embedder, admin_token=TOKEN)
+def site(tiny_template: Tiny, tmp_path: Path, settings: Settings, embedder) -> Iterator[Site]:
+    yield from make_site(tiny_template, tmp_path, settings, embedder, admin_token=TOKEN)
