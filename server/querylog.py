@@ -136,9 +136,9 @@ class QueryLog:
                     """
                     SELECT question_key, COUNT(*) AS asked, SUM(abstained), SUM(helpful = 0), MAX(asked_at),
                            (SELECT question FROM questions q2 WHERE q2.question_key = q.question_key
-                            ORDER BY asked_at DESC LIMIT 1),
+                            ORDER BY asked_at DESC, rowid DESC LIMIT 1),
                            (SELECT cited_docs FROM questions q3 WHERE q3.question_key = q.question_key
-                            ORDER BY asked_at DESC LIMIT 1)
+                            ORDER BY asked_at DESC, rowid DESC LIMIT 1)
                     FROM questions q WHERE abstained = 1 OR helpful = 0
                     GROUP BY question_key ORDER BY asked DESC, MAX(asked_at) DESC LIMIT ?
                     """,
