@@ -19,6 +19,7 @@ from tests.hardening.conftest import Tiny
 TOKEN = "s3cret-admin-token"
 # The tiny corpus and its index, built once per session (tests/hardening/conftest.py).
 tiny_template = hardening.tiny_template
+tiny = hardening.tiny  # a test's own copy of it
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
