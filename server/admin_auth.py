@@ -66,8 +66,8 @@ def require_bearer(authorization: str, settings: Settings) -> None:
     """The API's check: 403 while admin is disabled, 401 for a missing or wrong token."""
     if not settings.admin_token:
         raise HTTPException(403, DISABLED)
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token_matches(token.strip(), settings):
+    # Exactly "Bearer <token>": nothing else, not even a stray space, is taken for it.
+    if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.admin_token}".encode()):
         raise HTTPException(401, "令牌无效 / missing or wrong admin token")
 
 
