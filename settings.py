@@ -47,6 +47,13 @@ class Settings:
     threads: int = 0
     query_cache_size: int = 256
     admin_token: str = ""
+    # Admin uploads: the whole request (all its files) and how many files one upload may carry.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_files: int = 10
+    max_filename_chars: int = 100
+    admin_session_minutes: int = 480
+    # The question log (data dir, questions.sqlite3): entries older than this are deleted.
+    log_retention_days: int = 90
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -27,6 +27,7 @@ class Citation:
             "region": c.region,
             "start": c.start,
             "end": c.end,
+            "page": c.page,
             "text": c.text,
             "score": round(self.passage.score, 4),
             "why": self.passage.why(),

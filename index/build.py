@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from index import dense, store
+from index import corpus_edit, dense, documents, store
 from index.embedding import Embedder
 from index.lexical import BM25
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
-from ingest.records import AnswerUnit, Chunk, SkippedFile
+from ingest.records import AnswerUnit, Chunk, CorpusEdit, SkippedFile
 from ingest.textnorm import tokenize
 from settings import Settings
 
@@ -67,53 +68,102 @@ def build_index(
     settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False
 ) -> BuildReport:
     """Bring the stored index in line with the corpus dir; a no-op when nothing changed."""
-    started = time.perf_counter()
     with store.ingest_lock(settings.index_dir):
-        result = ingest_corpus(settings)
-        files = {doc.doc_id: doc.sha256 for doc in result.documents}
-        config = chunker_config(settings)
-        previous = None if rebuild else _reusable(settings, embedder)
-        old_files = previous.manifest.files if previous else {}
-        report = BuildReport(
-            files_read=len(result.documents),
-            skipped=result.skipped,
-            sections=result.sections,
-            chunks=len(result.chunks),
-            embedded=0,
-            reused=0,
-            removed_docs=sorted(set(old_files) - set(files)),
-            changed_docs=sorted(d for d, sha in files.items() if old_files.get(d) != sha),
-        )
-        if previous is not None and old_files == files and previous.manifest.chunker == config:
-            report.unchanged = True
-            report.reused = len(previous)
-            report.seconds = time.perf_counter() - started
-            return report
+        corpus_edit.recover(settings)
+        return build_locked(settings, embedder, rebuild=rebuild, progress=progress)
 
-        manifest = store.Manifest(
-            model=embedder.name,
-            model_fingerprint=embedder.fingerprint,
-            dim=embedder.dim,
-            chunker=config,
-            files=files,
-            counts={
-                "documents": len(result.documents),
-                "skipped": len(result.skipped),
-                "sections": result.sections,
-                "chunks": len(result.chunks),
-            },
-            index_kind=dense.choose_kind(len(result.chunks)),
-        )
-        index, report.embedded = embed_index(
-            result.chunks,
-            embedder,
-            manifest,
-            units=result.units,
-            known=_known_vectors(previous),
-            progress=progress,
-        )
-        report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
-        store.write_index(settings.index_dir, index)
+
+class UnusableUpload(ValueError):
+    """Files of an edit that cannot be indexed; nothing was changed."""
+
+    def __init__(self, skipped: list[SkippedFile]) -> None:
+        super().__init__("; ".join(f"{s.path}: {s.reason}" for s in skipped))
+        self.skipped = skipped
+
+
+def edit_corpus(
+    settings: Settings, embedder: Embedder, *, add: dict[str, bytes] | None = None, remove: Iterable[str] = ()
+) -> BuildReport:
+    """Add (or replace) and remove corpus files and index the result, all or nothing: the files
+    reach the corpus dir only after their index is live (index/corpus_edit.py). A file to add
+    that cannot be read is an UnusableUpload, and nothing changes."""
+    with store.ingest_lock(settings.index_dir):
+        corpus_edit.recover(settings)
+        edit = corpus_edit.stage(settings, add or {}, remove)
+        try:
+            report = build_locked(settings, embedder, edit=edit)
+        except BaseException:
+            corpus_edit.discard(settings)
+            raise
+        corpus_edit.complete(settings)
+        return report
+
+
+def build_locked(
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    edit: CorpusEdit | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> BuildReport:
+    """build_index for a caller that holds the ingest lock; ``edit`` indexes the corpus as it
+    will be once the edit is done (see index/corpus_edit.py)."""
+    started = time.perf_counter()
+    result = ingest_corpus(settings, edit)
+    unusable = [s for s in result.skipped if edit and s.path in edit.added]
+    if unusable:
+        raise UnusableUpload(unusable)
+    files = {doc.doc_id: doc.sha256 for doc in result.documents}
+    config = chunker_config(settings)
+    previous = None if rebuild else _reusable(settings, embedder)
+    old_files = previous.manifest.files if previous else {}
+    report = BuildReport(
+        files_read=len(result.documents),
+        skipped=result.skipped,
+        sections=result.sections,
+        chunks=len(result.chunks),
+        embedded=0,
+        reused=0,
+        removed_docs=sorted(set(old_files) - set(files)),
+        changed_docs=sorted(d for d, sha in files.items() if old_files.get(d) != sha),
+    )
+    skipped = {s.path: s.reason for s in result.skipped}
+    same_config = previous is not None and previous.manifest.chunker == config
+    if same_config and old_files == files and previous.manifest.skipped == skipped:
+        report.unchanged = True
+        report.reused = len(previous)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    manifest = store.Manifest(
+        model=embedder.name,
+        model_fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        chunker=config,
+        files=files,
+        counts={
+            "documents": len(result.documents),
+            "skipped": len(result.skipped),
+            "sections": result.sections,
+            "chunks": len(result.chunks),
+        },
+        index_kind=dense.choose_kind(len(result.chunks)),
+        skipped=skipped,
+    )
+    index, report.embedded = embed_index(
+        result.chunks,
+        embedder,
+        manifest,
+        units=result.units,
+        known=_known_vectors(previous),
+        progress=progress,
+    )
+    index.documents = documents.describe(
+        result.documents, result.chunks, previous.documents if previous else {}
+    )
+    report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
+    store.write_index(settings.index_dir, index)
     report.seconds = time.perf_counter() - started
     return report
 

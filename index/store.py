@@ -4,7 +4,7 @@ Layout under the index dir::
 
     CURRENT              name of the live version folder (replaced atomically)
     v<time>-<pid>/       manifest.json, chunks.jsonl, vectors.npy, dense.faiss,
-                         units.jsonl, unit_vectors.npy
+                         units.jsonl, unit_vectors.npy, documents.jsonl
     .ingest.lock         held by the one ingest allowed at a time
 
 A killed ingest leaves at worst an unfinished version folder that CURRENT never named, so
@@ -28,12 +28,17 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index import documents
+from index.documents import IndexedDocument
 from index.lexical import BM25
 from index.units import UnitTable
 from ingest.records import AnswerUnit, Chunk
 
 FORMAT_VERSION = 2
 _FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "units.jsonl", "unit_vectors.npy")
+# Written by every ingest since the index kept the documents' text; an index from before it
+# still loads (without document records) and the next ingest adds the file.
+_DOCUMENTS = documents.FILE
 
 
 class IndexStoreError(RuntimeError):
@@ -68,6 +73,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     checksums: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # corpus file → why it is not indexed
 
     def mismatch(self, model: str, fingerprint: str, dim: int) -> str | None:
         """Why this index cannot serve the configured model, or None when it can."""
@@ -96,9 +102,14 @@ class StoredIndex:
     lexical: BM25
     units: UnitTable
     path: Path | None = None
+    documents: dict[str, IndexedDocument] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def document(self, doc_id: str) -> IndexedDocument | None:
+        """The indexed document (its extracted text, kind, pages, warnings), None if not indexed."""
+        return self.documents.get(doc_id)
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -146,7 +157,7 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
     version.mkdir()
     try:
         _write_version(version, index)
-        _write_synced(index_dir / "CURRENT.tmp", version.name)
+        write_synced(index_dir / "CURRENT.tmp", version.name)
         previous = _live_name(index_dir)
         os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
     except BaseException:
@@ -157,7 +168,7 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
         raise
     # The new index is live; what follows is housekeeping and must not report a failure.
     with contextlib.suppress(OSError):
-        _fsync(index_dir)
+        fsync(index_dir)
         _remove_old_versions(index_dir, keep={version.name, previous})
     return version
 
@@ -172,11 +183,12 @@ def _write_version(version: Path, index: StoredIndex) -> None:
         for unit in index.units.units:
             fh.write(json.dumps(asdict(unit), ensure_ascii=False) + "\n")
     np.save(version / "unit_vectors.npy", np.ascontiguousarray(index.units.vectors, dtype=np.float32))
+    documents.write(version / _DOCUMENTS, index.documents)
     manifest = index.manifest
-    manifest.checksums = {name: _sha256(version / name) for name in _FILES}
-    _write_synced(version / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
-    for name in _FILES:
-        _fsync(version / name)
+    manifest.checksums = {name: _sha256(version / name) for name in (*_FILES, _DOCUMENTS)}
+    write_synced(version / "manifest.json", json.dumps(asdict(manifest), ensure_ascii=False, indent=1))
+    for name in (*_FILES, _DOCUMENTS):
+        fsync(version / name)
 
 
 def _live_name(index_dir: Path) -> str:
@@ -199,7 +211,8 @@ def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> Store
     reason = manifest.mismatch(model, fingerprint, dim)
     if reason:
         raise IndexMismatch(f"{reason}. Rebuild it with `yibao ingest --rebuild`.")
-    for name in _FILES:
+    has_documents = _DOCUMENTS in manifest.checksums
+    for name in (*_FILES, _DOCUMENTS) if has_documents else _FILES:
         path = version / name
         try:
             intact = _sha256(path) == manifest.checksums.get(name)
@@ -220,11 +233,13 @@ def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> Store
             units = UnitTable(
                 [AnswerUnit(**json.loads(line)) for line in fh], np.load(version / "unit_vectors.npy")
             )
+        records = documents.read(version / _DOCUMENTS) if has_documents else {}
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(_corrupt_message(version, exc)) from None
     if not (len(chunks) == len(vectors) == index.ntotal) or len(units.units) != len(units.vectors):
         raise IndexCorrupt(_corrupt_message(version, "record, vector and FAISS counts differ"))
-    return StoredIndex(manifest, chunks, tokens, vectors, index, BM25().fit(tokens), units, version)
+    lexical = BM25().fit(tokens)
+    return StoredIndex(manifest, chunks, tokens, vectors, index, lexical, units, version, records)
 
 
 @contextlib.contextmanager
@@ -275,14 +290,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+def write_synced(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) and make it durable before returning."""
+    with open(path, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Make a file's content, or a folder's entries, durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

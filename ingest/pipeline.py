@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingest.chunker import chunk_block
 from ingest.readers import iter_corpus_files, read_document
-from ingest.records import AnswerUnit, Chunk, Document, IngestResult, SkippedFile
+from ingest.records import AnswerUnit, Chunk, CorpusEdit, Document, IngestResult, SkippedFile
 from ingest.structure import parse_structure
 from ingest.units import document_units
 from settings import Settings
@@ -20,14 +20,19 @@ log = logging.getLogger(__name__)
 CHUNKER_VERSION = 5
 
 
-def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[SkippedFile]]:
-    """Every readable corpus file as a Document; the others are skipped with a warning, never fatal."""
+def read_corpus(corpus_dir: Path, edit: CorpusEdit | None = None) -> tuple[list[Document], list[SkippedFile]]:
+    """Every readable corpus file as a Document; the others are skipped with a warning, never fatal.
+
+    With ``edit``, the corpus is read as if the edit were already done."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus directory not found: {corpus_dir}")
+    edit = edit or CorpusEdit()
+    paths = {path.relative_to(corpus_dir).as_posix(): path for path in iter_corpus_files(corpus_dir)}
+    paths = {doc_id: path for doc_id, path in paths.items() if doc_id not in edit.removed} | edit.added
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-    for path in iter_corpus_files(corpus_dir):
-        result = read_document(path, corpus_dir)
+    for doc_id, path in sorted(paths.items()):
+        result = read_document(path, corpus_dir, doc_id)
         if isinstance(result, SkippedFile):
             log.warning("skipping corpus file %s: %s", result.path, result.reason)
             skipped.append(result)
@@ -46,6 +51,8 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
         block_chunks = chunk_block(doc.doc_id, doc.text, block, settings)
         sections += bool(block_chunks)
         chunks.extend(block_chunks)
+    if doc.pages:
+        chunks = [replace(chunk, page=doc.page_at(chunk.start)) for chunk in chunks]
     units = [
         AnswerUnit(doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead, u.context)
         for u in document_units(doc.text, structure.blocks)
@@ -53,9 +60,9 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
     return chunks, sections, units
 
 
-def ingest_corpus(settings: Settings) -> IngestResult:
-    """Read, clean, structure and chunk every file under ``settings.corpus_dir``."""
-    documents, skipped = read_corpus(settings.corpus_dir)
+def ingest_corpus(settings: Settings, edit: CorpusEdit | None = None) -> IngestResult:
+    """Read, clean, structure and chunk every file under ``settings.corpus_dir`` (as ``edit`` leaves it)."""
+    documents, skipped = read_corpus(settings.corpus_dir, edit)
     result = IngestResult(documents=documents, skipped=skipped)
     for doc in documents:
         chunks, sections, units = chunk_document(doc, settings)

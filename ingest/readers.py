@@ -1,93 +1,87 @@
-"""Finding corpus files and turning each into a Document (or a reason it was skipped)."""
+"""Finding corpus files and turning each into a Document (or a reason it was skipped).
+
+Readers by type: plain text and Markdown as decoded (ingest/decode.py), HTML as its visible text,
+PDF as its text layer with page starts (pypdf), Word .docx as paragraphs, headings and tables
+(python-docx). Offsets of chunks always refer to ``Document.text``, the text a reader gives."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
+from ingest.decode import Undecodable, decode_text
+from ingest.docx_text import UnreadableDocx, docx_text
+from ingest.html_text import html_to_text
+from ingest.pdf_text import UnreadablePdf, pdf_pages
 from ingest.records import Document, SkippedFile
 
-SUFFIXES = (".txt", ".md", ".html")
-
-# Tags whose end starts a new line, so the line-based cleaning and structure rules see
-# paragraphs, headings and list items of an HTML page as separate lines.
-_BLOCK_TAGS = frozenset(
-    {
-        *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "form"),
-        *("h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre"),
-        *("section", "table", "td", "th", "tr", "ul"),
-    }
-)
-_INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript", "head"})
+# File type by extension; .htm is the same reader as .html.
+KINDS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+SUFFIXES = tuple(KINDS)
+PAGE_SEP = "\n\n"
+SCANNED_PDF = "scanned PDF: no text, OCR not supported"
 
 
 def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
-    """Every corpus file under ``corpus_dir`` (recursively), in a stable order; hidden paths are ignored."""
-    for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
-            yield path
+    """Every entry to consider under ``corpus_dir`` (recursively), in a stable order: files of any
+    type and links to folders (which are reported, not followed); hidden paths are ignored."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(corpus_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(root, d) for d in dirs if Path(root, d).is_symlink())
+        found.extend(Path(root, f) for f in files if not f.startswith("."))
+    yield from sorted(found)
 
 
-def read_document(path: Path, corpus_dir: Path) -> Document | SkippedFile:
-    """Read one file; anything that cannot become useful text is a SkippedFile with the reason."""
-    doc_id = path.relative_to(corpus_dir).as_posix()
+def read_document(path: Path, corpus_dir: Path, doc_id: str | None = None) -> Document | SkippedFile:
+    """Read one file; anything that cannot become useful text is a SkippedFile with the reason.
+
+    ``doc_id`` defaults to the path relative to ``corpus_dir``; an upload being staged elsewhere
+    passes the name it will have in the corpus."""
+    doc_id = doc_id or path.relative_to(corpus_dir).as_posix()
+    if path.is_symlink() and not path.resolve().is_relative_to(corpus_dir.resolve()):
+        return SkippedFile(doc_id, "a link pointing outside the corpus dir: not read")
+    if path.is_dir():
+        return SkippedFile(doc_id, "a link to a folder: not followed")
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        return SkippedFile(
+            doc_id,
+            f"not a supported type ({path.suffix or 'no extension'}); supported: {', '.join(SUFFIXES)}",
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:
         return SkippedFile(doc_id, f"cannot be read ({exc.strerror or exc})")
-    if b"\x00" in raw:
-        return SkippedFile(doc_id, "binary file (contains NUL bytes)")
     try:
-        # utf-8-sig: a BOM is an encoding detail, not text that offsets should count.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return SkippedFile(doc_id, f"not valid UTF-8 (byte {exc.start})")
-    if path.suffix.lower() == ".html":
+        document = _document(doc_id, kind, raw)
+    except (Undecodable, UnreadablePdf, UnreadableDocx) as exc:
+        return SkippedFile(doc_id, str(exc))
+    if not document.text.strip():
+        return SkippedFile(doc_id, SCANNED_PDF if kind == "pdf" else "empty (no text)")
+    return document
+
+
+def _document(doc_id: str, kind: str, raw: bytes) -> Document:
+    common = {"doc_id": doc_id, "sha256": hashlib.sha256(raw).hexdigest(), "kind": kind, "size": len(raw)}
+    if kind == "pdf":
+        pages = pdf_pages(raw)
+        starts, offset = [], 0
+        for text in pages:
+            starts.append(offset)
+            offset += len(text) + len(PAGE_SEP)
+        blank = [str(n) for n, text in enumerate(pages, 1) if not text]
+        warnings = (
+            (f"pages without a text layer (scanned?): {', '.join(blank)}",)
+            if blank and len(blank) < len(pages)
+            else ()
+        )
+        return Document(text=PAGE_SEP.join(pages), pages=tuple(starts), warnings=warnings, **common)
+    if kind == "docx":
+        return Document(text=docx_text(raw), **common)
+    text, encoding = decode_text(raw)
+    if kind == "html":
         text = html_to_text(text)
-    if not text.strip():
-        return SkippedFile(doc_id, "empty (no text)")
-    return Document(doc_id=doc_id, text=text, sha256=hashlib.sha256(raw).hexdigest())
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML page, one line per block element; offsets then refer to this text."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._hidden_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self._newline()
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self._newline()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self._newline()
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden_depth:
-            self.parts.append(data)
-
-    def _newline(self) -> None:
-        if self.parts and not self.parts[-1].endswith("\n"):
-            self.parts.append("\n")
+    return Document(text=text, encoding=encoding, **common)

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 SECTION_SEP = " › "
 
 
 @dataclass(frozen=True)
 class Document:
-    """One corpus file; ``doc_id`` is its file name (relative path under the corpus dir)."""
+    """One corpus file; ``doc_id`` is its file name (relative path under the corpus dir).
+
+    ``text`` is what its reader extracted (for a UTF-8 text file, the file itself): every offset
+    refers to it. ``pages`` holds the offset where each page starts (PDF only)."""
 
     doc_id: str
     text: str
     sha256: str
+    kind: str = "txt"
+    size: int = 0
+    encoding: str | None = None
+    pages: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that ``offset`` falls on, None for a document without pages."""
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: tuple[int, ...], offset: int) -> int | None:
+    """The 1-based page that ``offset`` falls on, given the start offset of each page; None without pages."""
+    return bisect_right(pages, offset) if pages else None
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,7 @@ class Chunk:
     date: str | None = None
     region: str | None = None
     source: str | None = None
+    page: int | None = None  # the page the chunk starts on (PDF only)
 
     @property
     def embed_text(self) -> str:
@@ -77,3 +97,12 @@ class IngestResult:
     units: list[AnswerUnit] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     sections: int = 0
+
+
+@dataclass(frozen=True)
+class CorpusEdit:
+    """Files about to be added or replaced (doc_id → a staged copy) and removed: an ingest reads
+    the corpus as if the edit were done, before it touches the corpus dir."""
+
+    added: dict[str, Path] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()

@@ -16,8 +16,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.admin_auth import Sessions
 from server.engine import Engine
-from server.routers import api, pages
+from server.querylog import QueryLog
+from server.routers import admin, api, feedback, pages
 from server.validation import describe
 from settings import Settings
 
@@ -53,11 +55,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is None:
             app.state.engine = await asyncio.to_thread(Engine.start, settings)
+        app.state.querylog.start()
         watcher = asyncio.create_task(_watch_index(app))
         try:
             yield
         finally:
             watcher.cancel()
+            await asyncio.to_thread(app.state.querylog.close)
 
     app = FastAPI(
         title="医保问答 yibao-qa",
@@ -66,13 +70,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.querylog = QueryLog(settings.data_dir, settings.log_retention_days)
+    app.state.sessions = Sessions(settings.admin_session_minutes)
     if engine is not None:
         app.state.engine = engine
     app.include_router(api.api_router(settings))
     app.include_router(pages.router)
+    app.include_router(feedback.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
-    app.add_middleware(_LimitsAndHeaders, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        _LimitsAndHeaders, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,9 +113,10 @@ class _LimitsAndHeaders:
     than ``max_body_bytes``. Errors that escape the routes become a JSON 500 that carries the
     same headers."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,10 +137,11 @@ class _LimitsAndHeaders:
                     headers["Content-Security-Policy"] = _DOCS_CSP
             await send(message)
 
-        limit = self.max_body_bytes
+        upload = scope.get("method") == "POST" and path in admin.UPLOAD_PATHS
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _too_large(limit)(scope, receive, send_with_headers)
+            await _too_large(limit, upload)(scope, receive, send_with_headers)
             return
         parts: list[bytes] = []
         size = 0
@@ -140,7 +152,7 @@ class _LimitsAndHeaders:
             body = message.get("body", b"")
             size += len(body)
             if size > limit:
-                await _too_large(limit)(scope, receive, send_with_headers)
+                await _too_large(limit, upload)(scope, receive, send_with_headers)
                 return
             parts.append(body)
             if not message.get("more_body", False):
@@ -163,7 +175,9 @@ class _LimitsAndHeaders:
             await _error(500, "服务器内部错误 / internal error")(scope, replay, send_with_headers)
 
 
-def _too_large(limit: int) -> JSONResponse:
+def _too_large(limit: int, upload: bool) -> JSONResponse:
+    if upload:
+        return _error(413, f"上传的文件太大（一次最多 {limit / 1048576:.1f} MB）/ upload too large")
     return _error(413, f"请求体太大（最多 {limit} 字节）/ request body too large")
 
 

@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 from answer.compose import Answerer
-from index import store
+from index import corpus_edit, store
+from index.build import BuildReport, build_index, edit_corpus
 from index.embedding import Embedder, load_embedder
 from index.loader import open_retriever
 from settings import Settings
@@ -23,6 +24,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder
         self._reload_lock = threading.Lock()
+        _recover_interrupted_edit(settings)
         self.answerer = Answerer(open_retriever(settings, embedder), settings)
         self._version = self.answerer.retriever.index.path
         self._failed: Path | None = None  # a version that could not be loaded: not retried
@@ -69,6 +71,19 @@ class Engine:
             log.info("switched to index %s (%d chunks)", self._version, len(fresh.retriever.index))
             return True
 
+    def edit(self, add: dict[str, bytes], remove: list[str]) -> BuildReport:
+        """Add or replace and remove corpus files and index them (all or nothing), then serve the
+        new index at once. Questions meanwhile are answered from the previous index."""
+        report = edit_corpus(self.settings, self.embedder, add=add, remove=remove)
+        self.reload_if_changed()
+        return report
+
+    def reingest(self) -> BuildReport:
+        """What `yibao ingest` does, from the server: pick up files changed in the corpus dir."""
+        report = build_index(self.settings, self.embedder)
+        self.reload_if_changed()
+        return report
+
     def _report_once(self, problem: str) -> None:
         if problem != self._reported:
             self._reported = problem
@@ -85,3 +100,15 @@ class Engine:
             "index_created_at": index.manifest.created_at,
             "model": self.embedder.name,
         }
+
+
+def _recover_interrupted_edit(settings: Settings) -> None:
+    """Finish or drop an admin edit that a killed server left half done (index/corpus_edit.py),
+    unless an ingest is running: that ingest does it."""
+    try:
+        with store.ingest_lock(settings.index_dir):
+            corpus_edit.recover(settings)
+    except store.IngestLocked:
+        pass
+    except OSError as exc:  # a read-only data dir still serves; only edits are impossible
+        log.warning("could not check for an interrupted corpus edit: %s", exc)

@@ -1,20 +1,21 @@
-"""The JSON API: /api/ask, /api/search, /healthz and the admin reload."""
+"""The JSON API: /api/ask, /api/search, /healthz (the admin API: routers/admin.py)."""
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, and the search
 # parameters' model is a local of ``api_router``, which a string annotation could not name.
-import hmac
 import json
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from index.retriever import SearchResult
 from server.api_models import api_models
-from server.deps import get_engine, get_settings
+from server.deps import get_engine, get_querylog
 from server.engine import Engine
+from server.querylog import QueryLog
 from server.validation import describe
 from settings import Settings
 
@@ -44,7 +45,11 @@ def api_router(settings: Settings) -> APIRouter:
         openapi_extra=body_schema,
         response_class=JSONResponse,
     )
-    async def ask(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> JSONResponse:
+    async def ask(
+        request: Request,
+        engine: Annotated[Engine, Depends(get_engine)],
+        querylog: Annotated[QueryLog, Depends(get_querylog)],
+    ) -> JSONResponse:
         """Body: ``question``, optional ``top_k`` (limits in the schema); any content type that holds JSON."""
         # Parsed here rather than by FastAPI so that every malformed body gets one clear message.
         try:
@@ -56,9 +61,11 @@ def api_router(settings: Settings) -> APIRouter:
         except ValidationError as exc:
             raise HTTPException(422, describe(exc.errors(), settings)) from None
         answerer = engine.answerer
+        started = time.perf_counter()
         answer = await run_in_threadpool(
             answerer.ask, params.question, params.top_k or settings.top_k, region=params.region or None
         )
+        querylog.record(answer, "api", (time.perf_counter() - started) * 1000)
         return JSONResponse(answer.to_dict())
 
     @router.get(
@@ -76,12 +83,6 @@ def api_router(settings: Settings) -> APIRouter:
         return JSONResponse(_search_json(result))
 
     router.add_api_route("/healthz", healthz, methods=["GET"], summary="Index loaded, chunk count, model")
-    router.add_api_route(
-        "/api/admin/reload",
-        reload,
-        methods=["POST"],
-        summary="Switch to the newest index (needs YIBAO_ADMIN_TOKEN)",
-    )
     return router
 
 
@@ -115,16 +116,3 @@ def _search_json(result: SearchResult) -> dict:
 
 def healthz(engine: Annotated[Engine, Depends(get_engine)]) -> dict:
     return engine.health()
-
-
-def reload(
-    engine: Annotated[Engine, Depends(get_engine)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    authorization: Annotated[str, Header()] = "",
-) -> dict:
-    if not settings.admin_token:
-        raise HTTPException(403, "管理操作未启用 / admin actions are disabled (set YIBAO_ADMIN_TOKEN)")
-    if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.admin_token}".encode()):
-        raise HTTPException(401, "令牌无效 / missing or wrong admin token")
-    switched = engine.reload_if_changed()
-    return {"reloaded": switched, **engine.health()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from answer.records import Answer
-from server.deps import get_engine, get_settings
+from server.deps import get_engine, get_querylog, get_settings
 from server.engine import Engine
 from server.eval_view import eval_context
 from server.highlight import highlight
+from server.querylog import QueryLog
 from server.validation import BadQuestion, clean_question
 from settings import Settings
 
@@ -29,17 +31,20 @@ def home(
     request: Request,
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
+    querylog: Annotated[QueryLog, Depends(get_querylog)],
     q: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     context: dict = {"q": q or "", "examples": EXAMPLES, "answer": None, "error": None}
     status = 200
     if q is not None and q.strip():
         try:
+            started = time.perf_counter()
             answer = engine.answerer.ask(clean_question(q, settings))
         except BadQuestion as exc:
             context["error"], status = str(exc), 422
         else:
             context["answer"], context["quoted"] = answer, _quoted_spans(answer)
+            context["log_id"] = querylog.record(answer, "page", (time.perf_counter() - started) * 1000)
     return templates.TemplateResponse(request, "index.html", context, status_code=status)
 
 

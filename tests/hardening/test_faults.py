@@ -208,8 +208,8 @@ WRITE_FAULTS = [
     ("unit_vectors.npy", lambda: (store.np, "save", 2, lambda *a: True)),
     ("dense.faiss", lambda: (store.faiss, "write_index", 1, lambda *a: True)),
     ("checksums", lambda: (store, "_sha256", 3, _in_new_version)),
-    ("manifest.json", lambda: (store, "_write_synced", 1, lambda *a: True)),
-    ("CURRENT.tmp", lambda: (store, "_write_synced", 2, lambda *a: True)),
+    ("manifest.json", lambda: (store, "write_synced", 1, lambda *a: True)),
+    ("CURRENT.tmp", lambda: (store, "write_synced", 2, lambda *a: True)),
     ("the CURRENT switch", lambda: (store.os, "replace", 1, lambda *a: True)),
 ]
 

@@ -1,4 +1,5 @@
-"""Reading corpus files: which files count, what is skipped and why, HTML as text."""
+"""Reading corpus files: which files count, what is skipped and why, HTML as text (the other
+formats, encodings and links: test_formats.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.html_text import html_to_text
 from ingest.pipeline import read_corpus
-from ingest.readers import html_to_text, iter_corpus_files, read_document
+from ingest.readers import iter_corpus_files, read_document
 from ingest.records import Document, SkippedFile
 from settings import Settings
 
@@ -48,8 +50,10 @@ def test_bad_files_are_skipped_with_a_warning_naming_file_and_reason(
     with caplog.at_level(logging.WARNING, logger="ingest"):
         _, skipped = read_corpus(mixed_corpus)
     reasons = {item.path: item.reason for item in skipped}
-    assert set(reasons) == {"latin1.txt", "empty.txt", "blank.md", "binary.txt"}
-    assert "UTF-8" in reasons["latin1.txt"]
+    assert set(reasons) == {"latin1.txt", "empty.txt", "blank.md", "binary.txt", "data.csv", "scan.pdf"}
+    assert "UTF-8" in reasons["latin1.txt"] and "GB18030" in reasons["latin1.txt"]
+    assert "not a supported type (.csv)" in reasons["data.csv"]
+    assert "damaged PDF" in reasons["scan.pdf"]
     assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.md"]
     assert "binary" in reasons["binary.txt"]
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]

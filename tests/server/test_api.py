@@ -19,7 +19,7 @@ from settings import ROOT
 ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"}
 # Beyond the documented keys the answer also reports its confidence and the quoted sentences.
 ANSWER_EXTRAS = {"confidence", "sentences", "blocks"}
-CITATION_KEYS = {"n", "doc", "title", "section", "date", "region", "start", "end", "text", "score"}
+CITATION_KEYS = {"n", "doc", "title", "section", "date", "region", "start", "end", "page", "text", "score"}
 CITATION_EXTRAS = {"why"}
 ANSWERABLE = (
     "医保卡余额怎么查",

@@ -107,7 +107,7 @@ def test_no_horizontal_scroll_on_a_phone(live_server, new_page, path):
     inner = page.evaluate("window.innerWidth")
     assert width <= inner + 1, (width, inner)
     # The question box and its button sit within the screen.
-    for selector in ("#q", "button[type=submit]"):
+    for selector in ("#q", "form.ask button[type=submit]"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= inner + 1
 

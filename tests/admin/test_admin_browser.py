@@ -1,0 +1,97 @@
+"""Done-when, in headless Chromium against `yibao serve`: log in to /admin, upload a GB18030 text,
+a Word file and a PDF, ask what only the PDF answers (its citation shows the page), delete the
+Word file and see its answer go, mark an answer unhelpful and find it in /admin, log out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.admin.test_admin import GBK_TEXT, _docx, _pdf
+from tests.hardening.conftest import ServerProcess, Tiny
+from tests.server import test_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TOKEN = "browser-admin-token"
+PDF_QUESTION = "生育津贴按照什么标准计发"
+DOCX_QUESTION = "门诊统筹年度报销限额是多少"
+browser = test_browser.browser  # the module's Chromium, shared
+
+
+@pytest.fixture
+def server(tiny: Tiny, tmp_path: Path):
+    process = ServerProcess.start(tiny.env(YIBAO_ADMIN_TOKEN=TOKEN), tmp_path / "serve.log")
+    yield process
+    process.stop()
+
+
+def _ask(page: Page, base: str, question: str) -> None:
+    page.goto(f"{base}/")
+    page.locator("#q").fill(question)
+    with page.expect_navigation():
+        page.get_by_role("button", name="提问").click()
+    expect(page.locator("#answer")).to_be_visible()
+
+
+def test_admin_upload_ask_delete_feedback_logout(server: ServerProcess, browser, tmp_path: Path) -> None:
+    files = tmp_path / "upload"
+    files.mkdir()
+    (files / "补办须知.txt").write_bytes(GBK_TEXT.encode("gb18030"))
+    (files / "outpatient.docx").write_bytes(_docx(tmp_path))
+    (files / "maternity.pdf").write_bytes(_pdf(tmp_path))
+    base = server.base
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 1000}, locale="zh-CN", java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    server_errors: list[str] = []
+    page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+    try:
+        page.goto(f"{base}/admin")
+        assert page.url.endswith("/admin/login")
+        page.locator("#token").fill(TOKEN)
+        page.get_by_role("button", name="登录").click()
+        expect(page.locator("h2", has_text="文档管理")).to_be_visible()
+
+        page.locator("#files").set_input_files([str(p) for p in sorted(files.iterdir())])
+        page.get_by_role("button", name="上传并导入").click()
+        expect(page.locator(".notice")).to_contain_text("已上传并导入")
+        table = page.locator("table.docs")
+        for name in ("补办须知.txt", "outpatient.docx", "maternity.pdf"):
+            expect(table).to_contain_text(name)
+        expect(table).to_contain_text("gb18030")
+
+        _ask(page, base, PDF_QUESTION)
+        expect(page.locator("#answer .text")).to_be_visible()
+        card = page.locator("#src-1")
+        expect(card).to_contain_text("maternity.pdf")
+        expect(card.locator(".page")).to_have_text("第 2 页")
+
+        _ask(page, base, DOCX_QUESTION)
+        expect(page.locator("#src-1")).to_contain_text("outpatient.docx")
+
+        page.goto(f"{base}/admin")
+        page.get_by_role("button", name="删除 outpatient.docx").click()
+        expect(page.locator(".notice")).to_contain_text("outpatient.docx")
+        expect(page.locator("table.docs")).not_to_contain_text("outpatient.docx")
+        _ask(page, base, DOCX_QUESTION)
+        expect(page.locator("main")).not_to_contain_text("outpatient.docx")
+        expect(page.locator("#answer")).not_to_contain_text("二千元")
+
+        _ask(page, base, PDF_QUESTION)
+        page.get_by_role("button", name="没帮助").click()
+        expect(page.locator(".message")).to_contain_text("谢谢")
+        page.goto(f"{base}/admin")
+        expect(page.locator(".problems")).to_contain_text(PDF_QUESTION)
+
+        page.get_by_role("button", name="退出登录").click()
+        assert page.url.endswith("/admin/login")
+        page.goto(f"{base}/admin")
+        assert page.url.endswith("/admin/login"), "logged out: the admin asks for the token again"
+    finally:
+        context.close()
+    assert not server_errors, server_errors

@@ -1,0 +1,57 @@
+"""Real PDF and Word files for the tests, written with fpdf2 and python-docx."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+
+def write_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A PDF with a real text layer: one list of paragraphs per page, in a CJK font."""
+    from fpdf import FPDF
+
+    if not CJK_FONT.exists():
+        import pytest
+
+        pytest.skip(f"no CJK font at {CJK_FONT} (Debian package fonts-wqy-zenhei)")
+    pdf = FPDF(format="A4")
+    pdf.add_font("wqy", fname=str(CJK_FONT))
+    pdf.set_font("wqy", size=12)
+    for paragraphs in pages:
+        pdf.add_page()
+        for paragraph in paragraphs:
+            pdf.multi_cell(0, 8, paragraph)
+            pdf.ln(4)
+    pdf.output(str(path))
+    return path
+
+
+def write_blank_pdf(path: Path, pages: int = 1) -> Path:
+    """A PDF whose pages carry no text layer, as a scan without OCR would."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    for _ in range(pages):
+        pdf.add_page()
+        pdf.rect(20, 20, 100, 60)
+    pdf.output(str(path))
+    return path
+
+
+def write_docx(path: Path, title: str, sections: list[tuple[str, list[str]]], table: list[list[str]]) -> Path:
+    """A Word file: a Title, Heading 1 sections with their paragraphs, then a table."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading(title, level=0)
+    for heading, paragraphs in sections:
+        document.add_heading(heading, level=1)
+        for paragraph in paragraphs:
+            document.add_paragraph(paragraph)
+    grid = document.add_table(rows=len(table), cols=len(table[0]))
+    for r, row in enumerate(table):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    document.save(str(path))
+    return path
