@@ -30,6 +30,8 @@ from settings import Settings
 _MIN_SENTENCE_CJK = 6
 _MIN_ITEM_CJK = 2
 _INFORMATIVE_LEAD_CJK = 12
+# How far past its passage a quoted list may run (its items, or the sentence a lead-in introduces).
+_LIST_REACH = 600
 # An opening this short (「…需要遵循一定的流程和条件。」) is read with the unit that follows it.
 _SHORT_OPENING = 60
 _NEAR_DUPLICATE = 0.6
@@ -93,7 +95,7 @@ class Answerer:
         for passage in result.passages:
             chunk = passage.chunk
             for row in table.within(chunk.doc_id, chunk.start, chunk.end):
-                cand = _block(table, row, passage)
+                cand = _block(table, row, passage, self._reach(passage))
                 if cand is None:
                     continue
                 cosines = table.vectors[cand.rows] @ query_vector
@@ -120,11 +122,13 @@ class Answerer:
         chosen = [opening]
         announced = table.following(opening.rows[-1])
         if opening.kind == SENTENCE and announced is not None and len(opening.text) < _SHORT_OPENING:
-            follow = _block(table, announced, opening.passage)
+            follow = _block(table, announced, opening.passage, self._reach(opening.passage))
+            # What a short opening announces (「…可以申请提取。」 then 「具体法规如下:」 and its list) is
+            # read with it; a plain next sentence only when it is about the question too.
             if (
                 follow is not None
                 and _same_section(table, opening, follow)
-                and _adds_terms(terms, follow, [])
+                and (table.units[announced].role == LEAD_IN or _adds_terms(terms, follow, []))
             ):
                 follow = _fit(follow, s.answer_max_chars - len(opening.text))
                 if follow is not None:
@@ -145,44 +149,63 @@ class Answerer:
         return [opening, *rest]
 
     def _cite(self, chosen: list[_Candidate]) -> tuple[list[AnswerBlock], list[Citation]]:
+        """Number the cited passages in order; a passage whose quotes run past it (a list's later
+        items) is cited with its span widened to cover them, so a citation shows every word it backs."""
         table = self.retriever.index.units
         numbers: dict[int, int] = {}
-        citations: list[Citation] = []
+        quoted: dict[int, list[AnswerUnit]] = {}
         blocks = []
         for cand in chosen:
             key = id(cand.passage)
-            if key not in numbers:
-                numbers[key] = len(citations) + 1
-                citations.append(Citation(numbers[key], cand.passage))
-            quotes = [_quote(table.units[row], numbers[key]) for row in cand.rows]
+            numbers.setdefault(key, len(numbers) + 1)
+            units = [table.units[row] for row in cand.rows]
+            quoted.setdefault(key, []).extend(units)
+            quotes = [_quote(unit, numbers[key]) for unit in units]
             blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
+        passages = {id(c.passage): c.passage for c in chosen}
+        citations = [Citation(n, self._widened(passages[key], quoted[key])) for key, n in numbers.items()]
         return blocks, citations
 
+    def _widened(self, passage: Passage, units: list[AnswerUnit]) -> Passage:
+        chunk = passage.chunk
+        end = max(chunk.end, *(u.end for u in units))
+        document = self.retriever.index.document(chunk.doc_id)
+        if end == chunk.end or document is None:
+            return passage
+        return replace(passage, chunk=replace(chunk, end=end, text=document.text[chunk.start : end]))
 
-def _block(table: UnitTable, row: int, passage: Passage) -> _Candidate | None:
+    def _reach(self, passage: Passage) -> int:
+        # Without the document's text a widened citation could not show its words.
+        return _LIST_REACH if self.retriever.index.document(passage.chunk.doc_id) is not None else 0
+
+
+def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candidate | None:
     """The block that unit ``row`` opens, or None when it cannot be quoted on its own: a lead-in
-    comes with its items, or else with the sentence it introduces."""
+    comes with its items (a list that says something: bare labels only under an informative
+    lead-in), or else with the sentence it introduces. Items and that sentence may run up to
+    ``reach`` characters past the passage; the citation then covers them."""
     unit = table.units[row]
     if unit.role == HEADING:
         return None
     chunk = passage.chunk
 
-    def inside(r: int) -> bool:
-        # Quotes stay inside the cited passage, so that a citation shows every word it backs.
-        return chunk.start <= table.units[r].start and table.units[r].end <= chunk.end
+    def reachable(r: int) -> bool:
+        u = table.units[r]
+        return u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end + reach
 
     if unit.role == LEAD_IN:
-        items = [
+        linked = [
             r
             for r in table.items.get(row, [])
-            if inside(r) and _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
+            if reachable(r) and _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
         ]
-        # An outline (items that are bare labels) says something only when its lead-in does.
-        outline = all(is_label(table.units[r].text) for r in items)
-        if items and (not outline or _cjk_count(unit.text) >= _INFORMATIVE_LEAD_CJK):
-            return _candidate(table, passage, [row, *items], LIST)
+        said = [r for r in linked if not is_label(table.units[r].text)]
+        if len(said) >= 2:
+            return _candidate(table, passage, [row, *said], LIST)
+        if len(linked) >= 2 and not said and _cjk_count(unit.text) >= _INFORMATIVE_LEAD_CJK:
+            return _candidate(table, passage, [row, *linked], LIST)
         following = table.following(row)
-        if following is None or table.units[following].role != BODY or not inside(following):
+        if following is None or table.units[following].role != BODY or not reachable(following):
             return None
         return _candidate(table, passage, [row, following], SENTENCE)
     if _cjk_count(unit.text) < _MIN_SENTENCE_CJK or unit.text.rstrip().endswith(("?", "？")):
