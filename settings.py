@@ -37,7 +37,7 @@ class Settings:
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
-    abstain_threshold: float = 0.40
+    abstain_threshold: float = 0.46
     cosine_floor: float = 0.84
     cosine_ceiling: float = 0.94
     coverage_weight: float = 0.4

@@ -29,7 +29,6 @@ from settings import Settings
 
 _MIN_SENTENCE_CJK = 6
 _MIN_ITEM_CJK = 2
-_INFORMATIVE_LEAD_CJK = 12
 # How far past its passage a quoted list may run (its items, or the sentence a lead-in introduces).
 _LIST_REACH = 600
 # An opening this short (「…需要遵循一定的流程和条件。」) is read with the unit that follows it.
@@ -181,8 +180,7 @@ class Answerer:
 
 def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candidate | None:
     """The block that unit ``row`` opens, or None when it cannot be quoted on its own: a lead-in
-    comes with its items (a list that says something: bare labels only under an informative
-    lead-in), or else with the sentence it introduces. Items and that sentence may run up to
+    comes with its items (those that say something, not bare labels), or else with the sentence it introduces. Items and that sentence may run up to
     ``reach`` characters past the passage; the citation then covers them."""
     unit = table.units[row]
     if unit.role == HEADING:
@@ -202,13 +200,15 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
         said = [r for r in linked if not is_label(table.units[r].text)]
         if len(said) >= 2:
             return _candidate(table, passage, [row, *said], LIST)
-        if len(linked) >= 2 and not said and _cjk_count(unit.text) >= _INFORMATIVE_LEAD_CJK:
-            return _candidate(table, passage, [row, *linked], LIST)
+        # Else the first sentence it introduces, past any labels (「转移条件」) in between.
         following = table.following(row)
+        while following is not None and table.units[following].role == HEADING:
+            following = table.following(following)
         if following is None or table.units[following].role != BODY or not reachable(following):
             return None
         return _candidate(table, passage, [row, following], SENTENCE)
-    if _cjk_count(unit.text) < _MIN_SENTENCE_CJK or unit.text.rstrip().endswith(("?", "？")):
+    text = unit.text.rstrip()
+    if _cjk_count(text) < _MIN_SENTENCE_CJK or text.endswith(("?", "？")) or is_label(text):
         return None
     return _candidate(table, passage, [row], SENTENCE)
 

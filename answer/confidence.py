@@ -40,16 +40,20 @@ def coverage(terms: list[str], texts: list[str], lexical: BM25) -> float:
 
 
 def confidence(evidence: dict[str, float], settings: Settings, cross_lingual: bool = False) -> float:
-    """0..1; the answer abstains below ``settings.abstain_threshold``.
+    """0..1 from the best passage's or answer unit's cosine and the term coverage; the answer
+    abstains below ``settings.abstain_threshold``.
 
     A question with no Chinese in it shares no terms with the corpus, so its confidence rests on
     the cosine alone, on a scale shifted down by how much lower cross-lingual cosines run."""
     lo, hi = settings.cosine_floor, settings.cosine_ceiling
     if cross_lingual:
+        # Short units match a foreign question loosely; only whole passages count here.
         shift = settings.cross_lingual_shift
         return _unit((evidence["cosine"] - lo + shift) / (hi - lo))
+    # A passage that holds the answer in one unit (a phone-hours line) counts as close as that unit.
+    cosine = max(evidence["cosine"], evidence.get("unit_cosine", 0.0))
     w = settings.coverage_weight
-    return (1 - w) * _unit((evidence["cosine"] - lo) / (hi - lo)) + w * evidence["coverage"]
+    return (1 - w) * _unit((cosine - lo) / (hi - lo)) + w * evidence["coverage"]
 
 
 def _unit(x: float) -> float:

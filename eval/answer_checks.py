@@ -4,7 +4,8 @@
   other text, i.e. right after whitespace or a sentence end inside the quote. Such a quote ran a
   list item or a numbered heading into the sentence before it.
 - dangling: an answer whose last quoted span ends on a lead-in's colon (「…如下:」) or is a
-  heading line, promising something it does not show.
+  heading or label (a short run without any punctuation, 「所需材料」), promising something it
+  does not show.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 
 from answer.records import Answer
-from ingest.structure import heading_rank
+from ingest.units import is_label
 
 _MARKER = (
     r"(?:[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:[、]|[.．](?!\d))|[(（]\d{1,2}[)）]|[①-⑳]|[•●▪]"
@@ -32,7 +33,7 @@ def dangling(answer: Answer) -> bool:
     if answer.abstained or not answer.sentences:
         return False
     last = answer.sentences[-1].source.strip()
-    return bool(_LEAD_IN.search(last)) or heading_rank(last) is not None
+    return bool(_LEAD_IN.search(last)) or is_label(last)
 
 
 def answer_chars(answer: Answer) -> int:
