@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from answer.records import Answer
+from server.document_view import pieces
 from server.deps import get_engine, get_querylog, get_settings
 from server.engine import Engine
 from server.eval_view import eval_context
@@ -52,6 +53,36 @@ def home(
 def eval_report(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
     """The report that `yibao eval` wrote last, read as data; the server never runs the evaluator."""
     return templates.TemplateResponse(request, "eval.html", eval_context(settings.eval_report))
+
+
+@router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+def document(
+    request: Request,
+    doc_id: str,
+    engine: Annotated[Engine, Depends(get_engine)],
+    start: Annotated[int, Query(ge=0)] = 0,
+    end: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    """A source as the index holds it, the cited span ``[start, end)`` marked and scrolled to."""
+    index = engine.answerer.retriever.index
+    record = index.document(doc_id)
+    if record is None:
+        return templates.TemplateResponse(
+            request,
+            "message.html",
+            {"title": "未找到文档", "text": f"索引中没有这个文档 / no such document: {doc_id}", "link": "/"},
+            status_code=404,
+        )
+    chunks = [c for c in index.chunks if c.doc_id == doc_id]
+    cited = next((c for c in chunks if c.start <= start < c.end), None)
+    context = {
+        "document": record,
+        "pieces": pieces(record, chunks, start, end),
+        "cited": cited,
+        "start": start,
+        "end": min(end, len(record.text)),
+    }
+    return templates.TemplateResponse(request, "doc.html", context)
 
 
 def _quoted_spans(answer: Answer) -> dict[int, list[tuple[int, int]]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.textnorm import is_traditional
+from settings import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -120,3 +121,29 @@ def test_the_page_works_without_javascript(live_server, new_page):
     page.wait_for_url("**/?q=*")
     expect(page.locator("#answer")).to_contain_text("资料中未找到相关内容")
     expect(page.locator("#answer .disclaimer")).to_contain_text("仅供参考")
+
+
+def test_a_list_answer_and_its_citation_opens_the_source_at_the_quoted_place(live_server, new_page, tmp_path):
+    """A which-cases question gets the cases as a list; the source link opens the document view
+    with exactly the cited span ``doc[start:end]`` marked and scrolled into view."""
+    page = new_page(1000, 1100)
+    page.goto(f"{live_server}/?q=医保卡里的钱什么情况下可以取出来")
+    items = page.locator("#answer ul.items li")
+    expect(items.first).to_be_visible()
+    assert items.count() >= 3
+    shot = Path(os.environ.get("YIBAO_LIST_SCREENSHOT") or tmp_path / "list.png")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+
+    link = page.locator("#src-1 a.open-doc")
+    href = link.get_attribute("href")
+    assert href is not None
+    link.click()
+    page.wait_for_url("**/doc/**#quote")
+    cited = "".join(page.locator("mark.cited").all_inner_texts())
+    doc = href.split("/doc/", 1)[1].split("?", 1)[0]
+    start, end = (int(v.split("=")[1]) for v in href.split("?", 1)[1].split("#")[0].split("&"))
+    source = (ROOT / "corpus" / doc).read_text(encoding="utf-8-sig")
+    # The browser shows what it marked: the cited span, chunk labels aside.
+    assert " ".join(cited.split()) == " ".join(source[start:end].split())
+    expect(page.locator("#quote")).to_be_in_viewport()
