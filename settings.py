@@ -33,7 +33,7 @@ class Settings:
     answer_max_sentences: int = 5
     answer_overlap_weight: float = 0.1
     answer_passage_weight: float = 0.3
-    answer_margin: float = 0.05
+    answer_margin: float = 0.08
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
