@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from answer.records import Answer
-from server.document_view import pieces
 from server.deps import get_engine, get_querylog, get_settings
+from server.document_view import pieces
 from server.engine import Engine
 from server.eval_view import eval_context
 from server.highlight import highlight

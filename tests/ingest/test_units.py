@@ -1,0 +1,63 @@
+"""Answer units on the real corpus: roles, list items linked to their lead-ins, exact offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.pipeline import chunk_document, read_corpus
+from ingest.units import HEADING, ITEM, LEAD_IN
+from settings import ROOT, Settings
+
+
+@pytest.fixture(scope="module")
+def units_by_doc():
+    documents, _ = read_corpus(ROOT / "corpus")
+    return {d.doc_id: (d.text, chunk_document(d, Settings())[2]) for d in documents}
+
+
+def find(units, text, prefix):
+    return next(i for i, u in enumerate(units) if text[u.start : u.end].startswith(prefix))
+
+
+def test_every_unit_is_an_exact_span_and_never_starts_with_a_list_marker(units_by_doc):
+    for text, units in units_by_doc.values():
+        for u in units:
+            assert text[u.start : u.end] == u.text
+            assert u.text == u.text.strip()
+            assert not u.text.startswith(("1、", "2、", "一、", "二、", "(1)", "•", "①"))
+
+
+def test_a_lead_in_at_the_end_of_a_block_owns_the_numbered_cases_after_it(units_by_doc):
+    text, units = units_by_doc["001_5f10bce1473421be.txt"]
+    lead = find(units, text, "具体法规如下")
+    assert units[lead].role == LEAD_IN
+    items = [u for u in units if u.lead == lead]
+    assert [u.role for u in items] == [ITEM] * len(items)
+    assert items[0].text.startswith("退休移民:")
+    assert "出境定居" in items[0].text  # the label keeps the sentence it labels
+    assert len(items) >= 5
+
+
+def test_a_flattened_mini_article_is_split_into_its_parts(units_by_doc):
+    text, units = units_by_doc["000_aee2752afa523ed4.txt"]
+    lead = find(units, text, "可以 在外省缴纳的医保可以转回老家")
+    assert units[lead].role == LEAD_IN
+    heading = find(units, text, "转移条件")
+    assert units[heading].lead == lead
+    label = find(units, text, "参保人员返回户籍所在地就业")
+    assert units[label].role == HEADING
+    body = find(units, text, "若参保人员回到原户籍地")
+    assert units[body].text.endswith("手续。")
+
+
+def test_a_bare_yes_opens_the_sentence_it_answers(units_by_doc):
+    text, units = units_by_doc["000_aee2752afa523ed4.txt"]
+    yes = find(units, text, "可以!")
+    assert "厦门医保已实现全国" in units[yes].text
+
+
+def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
+    text, units = units_by_doc["001_5f10bce1473421be.txt"]
+    lead = find(units, text, "支付宝查询步骤")
+    steps = [u.text for u in units if u.lead == lead]
+    assert steps[0].startswith("打开支付宝APP") and len(steps) == 4
