@@ -180,8 +180,9 @@ class Answerer:
 
 def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candidate | None:
     """The block that unit ``row`` opens, or None when it cannot be quoted on its own: a lead-in
-    comes with its items (those that say something, not bare labels), or else with the sentence it introduces. Items and that sentence may run up to
-    ``reach`` characters past the passage; the citation then covers them."""
+    comes with its items (those that say something, not bare labels), or else with the sentence it
+    introduces. Items and that sentence may run up to ``reach`` characters past the passage; the
+    citation then covers them."""
     unit = table.units[row]
     if unit.role == HEADING:
         return None

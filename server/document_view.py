@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from index.documents import IndexedDocument
 from ingest.records import Chunk
@@ -26,7 +27,7 @@ def pieces(document: IndexedDocument, chunks: list[Chunk], start: int, end: int)
     starts = {c.start: c for c in sorted(chunks, key=lambda c: -c.end)}
     cuts = sorted({0, len(text), start, end, *starts})
     out = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in pairwise(cuts):
         if a == b:
             continue
         out.append(Piece(text[a:b], start <= a < end, starts.get(a), anchor=a == start and start < end))
