@@ -81,11 +81,10 @@ def test_export_is_a_question_file_that_yibao_eval_reads(
         (UNANSWERABLE, False, ()),
         (ANSWERABLE, True, ()),
     }
-    from index.embedding import Embedder
-
     monkeypatch.setenv("YIBAO_CORPUS_DIR", str(site.corpus_dir))
     monkeypatch.setenv("YIBAO_DATA_DIR", str(site.settings.data_dir))
-    monkeypatch.setattr(Embedder, "load", classmethod(lambda cls, settings: embedder))
+    # The session's model, already loaded, rather than a second copy of the same one.
+    monkeypatch.setattr("index.embedding.load_embedder", lambda settings: embedder)
     assert cli.main(["eval", "--questions", str(path)]) == 0
 
 
