@@ -138,8 +138,12 @@ def reload(engine: EngineDep) -> Response:
     problem = engine.refused()
     if problem is None:
         return JSONResponse({"reloaded": switched, **engine.health()})
-    error = f"新索引已损坏或无法加载，仍使用原索引 / the new index was refused, still serving the old one: {problem}"
-    return JSONResponse({**engine.health(), "status": "refused", "reloaded": False, "error": error}, status_code=409)
+    error = (
+        "新索引已损坏或无法加载，仍使用原索引 / the new index was refused, still serving the old one: "
+        + problem
+    )
+    body = {**engine.health(), "status": "refused", "reloaded": False, "error": error}
+    return JSONResponse(body, status_code=409)
 
 
 @router.get("/api/admin/documents", summary="The indexed documents and skipped files", dependencies=[Bearer])

@@ -30,7 +30,8 @@ def test_a_refused_index_is_reported_and_the_next_ingest_keeps_the_last_good_one
     assert health["index_version"] == good.name and health["refused_version"] == damaged.name
     assert site.client.post("/api/ask", json={"question": "家庭共济怎么绑定"}).status_code == 200
 
-    (site.corpus_dir / "新增.txt").write_text("门诊慢特病待遇认定后，可在定点医院直接结算。\n", encoding="utf-8")
+    added = "门诊慢特病待遇认定后，可在定点医院直接结算。\n"
+    (site.corpus_dir / "新增.txt").write_text(added, encoding="utf-8")
     report = build_index(site.settings, site.engine.embedder)
     assert "新增.txt" in report.changed_docs
     new = store.current_version(index_dir)
