@@ -44,6 +44,14 @@ class Settings:
     cross_lingual_shift: float = 0.08
     max_question_chars: int = 500
     max_body_bytes: int = 16_384
+    # Slow or stuck clients (server/slow_clients.py, server/app.py): seconds to send a request's
+    # headers and its body, the largest request head (431 beyond), idle keep-alive seconds, and
+    # open connections beyond which requests get 503.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_header_bytes: int = 8_192
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 256
     threads: int = 0
     query_cache_size: int = 256
     admin_token: str = ""
