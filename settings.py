@@ -24,6 +24,10 @@ class Settings:
     chunk_max: int = 400
     chunk_overlap: int = 60
     batch_size: int = 32
+    # Ingest embeds this many texts at a time (sorted by length inside), each window saved to the
+    # embedding cache (data dir, embed_cache.sqlite3) at once; the cache keeps at most this many.
+    embed_window: int = 256
+    embed_cache_entries: int = 500_000
     top_k: int = 5
     top_k_max: int = 50  # the most passages a request may ask for
     candidates: int = 30
