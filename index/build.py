@@ -180,6 +180,21 @@ def build_locked(
     return report
 
 
+def in_memory_manifest(
+    settings: Settings, embedder: Embedder, chunks: list[Chunk], documents: int
+) -> store.Manifest:
+    """The manifest of an index built in memory only (evaluation sets, the benchmark)."""
+    return store.Manifest(
+        model=embedder.name,
+        model_fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        chunker=chunker_config(settings),
+        files={},
+        counts={"documents": documents, "chunks": len(chunks)},
+        index_kind=dense.choose_kind(len(chunks)),
+    )
+
+
 @dataclass
 class IngestPlan:
     """What `yibao ingest` would do, told before it starts (``--dry-run``)."""

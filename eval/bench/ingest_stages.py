@@ -45,8 +45,7 @@ def synthetic_corpus(target: Path, size: int = SYNTHETIC_BYTES) -> Path:
 
 def measure_corpus(settings: Settings, embedder: Embedder, corpus: Path, sample: int | None) -> dict:
     from index import store
-    from index.build import chunker_config, embed_index
-    from index.dense import choose_kind
+    from index.build import embed_index, in_memory_manifest
     from index.units import embedded_rows
     from ingest.pipeline import chunk_document, read_corpus
 
@@ -77,15 +76,7 @@ def measure_corpus(settings: Settings, embedder: Embedder, corpus: Path, sample:
         twin.encode_passages(picked)
         model[label] = (time.perf_counter() - t0) * scale
     known = dict.fromkeys(texts, embedder.encode_passages(["warm"])[0])
-    manifest = store.Manifest(
-        model=embedder.name,
-        model_fingerprint=embedder.fingerprint,
-        dim=embedder.dim,
-        chunker=chunker_config(conf),
-        files={},
-        counts={},
-        index_kind=choose_kind(len(chunks)),
-    )
+    manifest = in_memory_manifest(conf, embedder, chunks, len(docs))
     t0 = time.perf_counter()
     index, _ = embed_index(chunks, embedder, manifest, units=units, known=known)
     seconds["indexing"] = time.perf_counter() - t0
