@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -64,7 +65,16 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = command("ingest", _ingest, "build or update the index from the corpus dir")
-    p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="re-embed everything from scratch",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say how many texts would be embedded and how long, change nothing",
+    )
 
     p = command("search", _search, "print the ranked passages for a question")
     p.add_argument("question")
@@ -109,10 +119,16 @@ def _retriever(settings: Settings) -> Retriever:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from index.build import build_index
+    from index.build import build_index, plan_ingest
     from index.embedding import load_embedder
 
-    report = build_index(settings, load_embedder(settings), rebuild=args.rebuild, progress=True)
+    # One forward pass per core is the serving rule; an ingest has the machine to itself, so each
+    # pass uses every core (BENCHMARKS.md, "Ingest").
+    embedder = load_embedder(settings).with_threads(os.cpu_count() or 1)
+    if args.dry_run:
+        print(plan_ingest(settings, embedder, rebuild=args.rebuild).summary())
+        return 0
+    report = build_index(settings, embedder, rebuild=args.rebuild, progress=True)
     print(report.summary())
     return 0
 

@@ -24,6 +24,10 @@ class Settings:
     chunk_max: int = 400
     chunk_overlap: int = 60
     batch_size: int = 32
+    # Ingest embeds this many texts at a time (sorted by length inside), each window saved to the
+    # embedding cache (data dir, embed_cache.sqlite3) at once; the cache keeps at most this many.
+    embed_window: int = 256
+    embed_cache_entries: int = 500_000
     top_k: int = 5
     top_k_max: int = 50  # the most passages a request may ask for
     candidates: int = 30
@@ -44,6 +48,14 @@ class Settings:
     cross_lingual_shift: float = 0.08
     max_question_chars: int = 500
     max_body_bytes: int = 16_384
+    # Slow or stuck clients (server/slow_clients.py, server/app.py): seconds to send a request's
+    # headers and its body, the largest request head (431 beyond), idle keep-alive seconds, and
+    # open connections beyond which requests get 503.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_header_bytes: int = 8_192
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 256
     threads: int = 0
     query_cache_size: int = 256
     admin_token: str = ""

@@ -16,8 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from eval import metrics
-from index import dense, store
-from index.build import chunker_config, embed_index
+from index.build import embed_index, in_memory_manifest
 from index.embedding import Embedder
 from index.retriever import Retriever
 from ingest.pipeline import chunk_document
@@ -66,15 +65,7 @@ def evaluate_beir(
     for doc_id, text in data.corpus.items():
         doc = Document(doc_id, text, hashlib.sha256(text.encode()).hexdigest())
         chunks.extend(chunk_document(doc, settings)[0])
-    manifest = store.Manifest(
-        model=embedder.name,
-        model_fingerprint=embedder.fingerprint,
-        dim=embedder.dim,
-        chunker=chunker_config(settings),
-        files={},
-        counts={"documents": len(data.corpus), "chunks": len(chunks)},
-        index_kind=dense.choose_kind(len(chunks)),
-    )
+    manifest = in_memory_manifest(settings, embedder, chunks, len(data.corpus))
     index, _ = embed_index(chunks, embedder, manifest, progress=progress)
     build_seconds = time.perf_counter() - started
     retriever = Retriever(index, embedder, settings)

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index import corpus_edit, dense, documents, store
+from index.embed_cache import EmbedCache, text_key
+from index.embed_plan import EmbedPlan
 from index.embedding import Embedder
 from index.lexical import BM25
+from index.progress import EmbedProgress
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
 from ingest.records import AnswerUnit, Chunk, CorpusEdit, SkippedFile
@@ -151,21 +154,89 @@ def build_locked(
         index_kind=dense.choose_kind(len(result.chunks)),
         skipped=skipped,
     )
-    index, report.embedded = embed_index(
-        result.chunks,
-        embedder,
-        manifest,
-        units=result.units,
-        known=_known_vectors(previous),
-        progress=progress,
-    )
-    index.documents = documents.describe(
-        result.documents, result.chunks, previous.documents if previous else {}
-    )
-    report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
-    store.write_index(settings.index_dir, index)
+    cache = EmbedCache(settings.data_dir, embedder.fingerprint, embedder.dim, settings.embed_cache_entries)
+    try:
+        index, report.embedded = embed_index(
+            result.chunks,
+            embedder,
+            manifest,
+            units=result.units,
+            known=_known_vectors(previous),
+            cache=cache,
+            reuse_cache=not rebuild,
+            window=settings.embed_window,
+            progress=progress,
+            files=len(result.documents),
+        )
+        index.documents = documents.describe(
+            result.documents, result.chunks, previous.documents if previous else {}
+        )
+        report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
+        store.write_index(settings.index_dir, index)
+        cache.keep_only(text_key(text) for text in index_texts(index))
+    finally:
+        cache.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def in_memory_manifest(
+    settings: Settings, embedder: Embedder, chunks: list[Chunk], documents: int
+) -> store.Manifest:
+    """The manifest of an index built in memory only (evaluation sets, the benchmark)."""
+    return store.Manifest(
+        model=embedder.name,
+        model_fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        chunker=chunker_config(settings),
+        files={},
+        counts={"documents": documents, "chunks": len(chunks)},
+        index_kind=dense.choose_kind(len(chunks)),
+    )
+
+
+@dataclass
+class IngestPlan:
+    """What `yibao ingest` would do, told before it starts (``--dry-run``)."""
+
+    files: int
+    chunks: int
+    texts: int
+    to_embed: int
+    seconds: float  # estimated from encoding a sample of the texts to embed
+    sample: int
+
+    def summary(self) -> str:
+        from index.progress import duration
+
+        reused = self.texts - self.to_embed
+        line = f"{self.files} files, {self.chunks} chunks: {self.to_embed} of {self.texts} texts to embed"
+        line += f" ({reused} already embedded, in the live index or the embedding cache)"
+        if self.to_embed:
+            line += f"; about {duration(self.seconds)} on this machine (timed on {self.sample} of them)"
+        return line
+
+
+def plan_ingest(
+    settings: Settings, embedder: Embedder, *, rebuild: bool = False, sample: int = 64
+) -> IngestPlan:
+    """Count the texts an ingest would embed, and time a spread-out sample of them to estimate."""
+    result = ingest_corpus(settings)
+    previous = None if rebuild else _reusable(settings, embedder)
+    quotable = embedded_rows(result.units)
+    texts = [c.embed_text for c in result.chunks] + [result.units[row].embed_text for row in quotable]
+    cache = EmbedCache(settings.data_dir, embedder.fingerprint, embedder.dim, settings.embed_cache_entries)
+    try:
+        todo = EmbedPlan.of(texts, _known_vectors(previous), None if rebuild else cache, embedder.dim).todo
+    finally:
+        cache.close()
+    picked = todo[:: max(1, len(todo) // sample)][:sample]
+    started = time.perf_counter()
+    embedder.encode_passages(picked)
+    per_text = (time.perf_counter() - started) / len(picked) if picked else 0.0
+    return IngestPlan(
+        len(result.documents), len(result.chunks), len(texts), len(todo), per_text * len(todo), len(picked)
+    )
 
 
 def embed_index(
@@ -175,14 +246,21 @@ def embed_index(
     *,
     units: list[AnswerUnit] | None = None,
     known: dict[str, np.ndarray] | None = None,
+    cache: EmbedCache | None = None,
+    reuse_cache: bool = True,
+    window: int = 256,
     progress: bool = False,
+    files: int = 0,
 ) -> tuple[store.StoredIndex, int]:
     """An in-memory index over ``chunks`` (and the answer units an answer may quote), embedding
-    only the texts not in ``known``; also returns how many texts were embedded."""
+    only the texts neither in ``known`` nor in ``cache`` (unless not ``reuse_cache``: then the
+    cache is only written); also returns how many texts were embedded."""
     units = units or []
     quotable = embedded_rows(units)
     texts = [chunk.embed_text for chunk in chunks] + [units[row].embed_text for row in quotable]
-    vectors, embedded = _embed_reusing(texts, known or {}, embedder, progress)
+    plan = EmbedPlan.of(texts, known or {}, cache if reuse_cache else None, embedder.dim)
+    reporter = EmbedProgress(files, len(chunks), len(plan.rows), plan.reused) if progress else None
+    vectors = plan.run(embedder, cache, reporter, window)
     chunk_vectors = vectors[: len(chunks)]
     unit_vectors = np.zeros((len(units), embedder.dim), dtype=np.float32)
     unit_vectors[quotable] = vectors[len(chunks) :]
@@ -196,7 +274,13 @@ def embed_index(
         lexical=BM25().fit(tokens),
         units=UnitTable(units, unit_vectors),
     )
-    return index, embedded
+    return index, len(plan.rows)
+
+
+def index_texts(index: store.StoredIndex) -> list[str]:
+    """Every text an index embedded: its chunks, then its quotable answer units."""
+    units = index.units.units
+    return [c.embed_text for c in index.chunks] + [units[row].embed_text for row in embedded_rows(units)]
 
 
 def _reusable(settings: Settings, embedder: Embedder) -> store.StoredIndex | None:
@@ -218,20 +302,3 @@ def _known_vectors(previous: store.StoredIndex | None) -> dict[str, np.ndarray]:
     units = previous.units
     known.update((units.units[row].embed_text, units.vectors[row]) for row in embedded_rows(units.units))
     return known
-
-
-def _embed_reusing(
-    texts: list[str], known: dict[str, np.ndarray], embedder: Embedder, progress: bool
-) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only those not in ``known``; also returns how many."""
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    todo = []
-    for i, text in enumerate(texts):
-        vector = known.get(text)
-        if vector is None:
-            todo.append(i)
-        else:
-            vectors[i] = vector
-    if todo:
-        vectors[todo] = embedder.encode_passages([texts[i] for i in todo], progress=progress)
-    return vectors, len(todo)

@@ -3,12 +3,15 @@
 Layout under the index dir::
 
     CURRENT              name of the live version folder (replaced atomically)
+    LAST_GOOD            name of the newest version that loaded successfully
     v<time>-<pid>/       manifest.json, chunks.jsonl, vectors.npy, dense.faiss,
-                         units.jsonl, unit_vectors.npy, documents.jsonl
+                         units.jsonl, unit_vectors.npy, documents.jsonl (and BAD once it
+                         failed to load: why, one line)
     .ingest.lock         held by the one ingest allowed at a time
 
 A killed ingest leaves at worst an unfinished version folder that CURRENT never named, so
-the previous index stays intact and loadable.
+the previous index stays intact and loadable. Retention keeps the live version and the last
+good one, never a damaged one in its place.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -39,6 +43,8 @@ _FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "units.jsonl", "unit_vec
 # Written by every ingest since the index kept the documents' text; an index from before it
 # still loads (without document records) and the next ingest adds the file.
 _DOCUMENTS = documents.FILE
+BAD = "BAD"
+_LAST_GOOD = "LAST_GOOD"
 
 
 class IndexStoreError(RuntimeError):
@@ -158,7 +164,9 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
     try:
         _write_version(version, index)
         write_synced(index_dir / "CURRENT.tmp", version.name)
-        previous = _live_name(index_dir)
+        # The live version (unless it failed to load) and the newest one that loaded: the same
+        # folder unless the live one was never loaded, e.g. before a --rebuild.
+        previous = {_last_good(index_dir), _live_name(index_dir)}
         os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
     except BaseException:
         with contextlib.suppress(OSError):
@@ -169,7 +177,7 @@ def write_index(index_dir: Path, index: StoredIndex) -> Path:
     # The new index is live; what follows is housekeeping and must not report a failure.
     with contextlib.suppress(OSError):
         fsync(index_dir)
-        _remove_old_versions(index_dir, keep={version.name, previous})
+        _remove_old_versions(index_dir, keep={version.name, *previous})
     return version
 
 
@@ -201,12 +209,50 @@ def _live_name(index_dir: Path) -> str:
 
 
 def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> StoredIndex:
-    """Load and verify the live index; every failure is an IndexStoreError with a way out."""
+    """Load and verify the live index; every failure is an IndexStoreError with a way out.
+
+    The outcome is remembered for retention: a damaged version is marked BAD (so that no later
+    ingest keeps it as "the one before"), a loaded one becomes LAST_GOOD."""
     # CURRENT is read once: an ingest may switch it meanwhile, and the manifest and the files
     # must come from the same version.
     version = current_version(index_dir)
     if version is None:
         raise IndexMissing(f"no index in {index_dir}: run `yibao ingest` to build one")
+    try:
+        loaded = _load_version(version, model, fingerprint, dim)
+    except IndexCorrupt as exc:
+        _remember(version / BAD, str(exc))
+        raise
+    _remember(index_dir / _LAST_GOOD, version.name)
+    return loaded
+
+
+def is_bad(version: Path) -> bool:
+    """Whether this version failed to load once (it is never kept, and removed first)."""
+    return (version / BAD).exists()
+
+
+def _remember(path: Path, line: str) -> None:
+    # A read-only data dir still serves; retention then falls back to the live version.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write_synced(tmp, line)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _last_good(index_dir: Path) -> str:
+    try:
+        name = (index_dir / _LAST_GOOD).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return ""
+    usable = name and "/" not in name and (index_dir / name).is_dir() and not is_bad(index_dir / name)
+    return name if usable else ""
+
+
+def _load_version(version: Path, model: str, fingerprint: str, dim: int) -> StoredIndex:
     manifest = _manifest_at(version)
     reason = manifest.mismatch(model, fingerprint, dim)
     if reason:
@@ -268,11 +314,15 @@ def ingest_lock(index_dir: Path) -> Iterator[None]:
 
 
 def _remove_old_versions(index_dir: Path, keep: set[str]) -> None:
-    # The previous version stays so that requests still reading it finish cleanly; folders
-    # left by killed ingests are swept here.
-    for old in index_dir.iterdir():
-        if old.is_dir() and old.name.startswith("v") and old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    # The last good version stays so that requests still reading it finish cleanly and there is
+    # one to go back to; damaged versions go first, then folders left by killed ingests.
+    old = [
+        p
+        for p in index_dir.iterdir()
+        if p.is_dir() and p.name.startswith("v") and (p.name not in keep or is_bad(p))
+    ]
+    for path in sorted(old, key=lambda p: not is_bad(p)):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _corrupt_message(path: Path, detail: object) -> str:

@@ -81,7 +81,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
     app.add_middleware(
-        _LimitsAndHeaders, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+        _LimitsAndHeaders,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        body_timeout=settings.body_timeout,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -110,11 +113,13 @@ class _LimitsAndHeaders:
     The body is read here, before any route sees it, and counted as it arrives: a declared
     Content-Length over the limit is refused at once, and a chunked body (no Content-Length)
     is refused as soon as it passes the limit, so no request can make the server buffer more
-    than ``max_body_bytes``. Errors that escape the routes become a JSON 500 that carries the
+    than ``max_body_bytes``; a body not received within ``body_timeout`` seconds gets a 408 and
+    the connection is closed. Errors that escape the routes become a JSON 500 that carries the
     same headers."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, body_timeout: float) -> None:
         self.app = app
+        self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
 
@@ -145,18 +150,26 @@ class _LimitsAndHeaders:
             return
         parts: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client is gone: nobody to answer
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                await _too_large(limit, upload)(scope, receive, send_with_headers)
-                return
-            parts.append(body)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # the client is gone: nobody to answer
+                    body = message.get("body", b"")
+                    size += len(body)
+                    if size > limit:
+                        await _too_large(limit, upload)(scope, receive, send_with_headers)
+                        return
+                    parts.append(body)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            # A body trickled in (or never sent) would hold a connection and a buffer for good.
+            slow = _error(408, f"请求体在 {self.body_timeout:g} 秒内未发送完 / request body too slow")
+            slow.headers["Connection"] = "close"
+            await slow(scope, receive, send_with_headers)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -196,5 +209,16 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None
     reported by the command as one line (an IndexStoreError) before any port is opened."""
     import uvicorn
 
+    from server.slow_clients import guarded_protocol
+
     engine = Engine.start(settings)
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        log_level="info",
+        http=guarded_protocol(settings.header_timeout, settings.max_header_bytes),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections,
+    )

@@ -27,7 +27,8 @@ class Engine:
         _recover_interrupted_edit(settings)
         self.answerer = Answerer(open_retriever(settings, embedder), settings)
         self._version = self.answerer.retriever.index.path
-        self._failed: Path | None = None  # a version that could not be loaded: not retried
+        # A version that could not be loaded and why: not retried, shown by /healthz.
+        self._refused: tuple[Path, str] | None = None
         self._reported: str | None = None
 
     @classmethod
@@ -51,7 +52,7 @@ class Engine:
         except store.IndexStoreError as exc:
             self._report_once(str(exc))
             return False
-        if live is None or live == self._version or live == self._failed:
+        if live is None or live == self._version or (self._refused and live == self._refused[0]):
             return False
         with self._reload_lock:
             if live == self._version:
@@ -61,15 +62,25 @@ class Engine:
                     open_retriever(self.settings, self.embedder, build_if_missing=False), self.settings
                 )
             except store.IndexStoreError as exc:
-                self._failed = live
+                self._refused = (live, str(exc))
                 self._report_once(f"the new index could not be loaded: {exc}")
                 return False
             self.answerer = fresh
             self._version = fresh.retriever.index.path
-            self._failed = None
+            self._refused = None
             self._reported = None
             log.info("switched to index %s (%d chunks)", self._version, len(fresh.retriever.index))
             return True
+
+    def refused(self) -> str | None:
+        """Why the live version (the one CURRENT names) is not the one serving, or None."""
+        try:
+            live = store.current_version(self.settings.index_dir)
+        except store.IndexStoreError as exc:
+            return str(exc)
+        if self._refused and live == self._refused[0]:
+            return self._refused[1]
+        return None
 
     def edit(self, add: dict[str, bytes], remove: list[str]) -> BuildReport:
         """Add or replace and remove corpus files and index them (all or nothing), then serve the
@@ -99,7 +110,14 @@ class Engine:
             "index_version": index.path.name if index.path else None,
             "index_created_at": index.manifest.created_at,
             "model": self.embedder.name,
+            **self._refused_health(),
         }
+
+    def _refused_health(self) -> dict:
+        if self._refused is None:
+            return {}
+        version, reason = self._refused
+        return {"refused_version": version.name, "refused_reason": reason}
 
 
 def _recover_interrupted_edit(settings: Settings) -> None:

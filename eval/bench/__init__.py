@@ -2,9 +2,10 @@
 
 ``run_bench(settings, quick)`` returns one JSON-able dict; ``render_markdown`` turns it into the
 tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
-thread settings), ``http_load``, ``ingest``, ``backends`` (torch, onnx fp32 and int8 side by side),
-``footprint`` (a server's start-up time and resident memory per backend), ``scale`` (FAISS kinds
-on synthetic 10k–1M rows); ``report`` holds the targets and tables.
+thread settings), ``http_load``, ``ingest``, ``stages`` (ingest time by stage, one thread per
+pass vs every core), ``backends`` (torch, onnx fp32 and int8 side by side), ``footprint`` (a
+server's start-up time and resident memory per backend), ``scale`` (FAISS kinds on synthetic
+10k–1M rows); ``report`` holds the targets and tables.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
 
-PARTS = ("inprocess", "http", "ingest", "backends", "footprint", "scale")
+PARTS = ("inprocess", "http", "ingest", "stages", "backends", "footprint", "scale")
 # The backend comparison and the footprint build an index per backend: too slow for --quick.
 QUICK_PARTS = ("inprocess", "http", "ingest", "scale")
 QUICK_QUESTIONS = 12
@@ -37,7 +38,7 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
-    from eval.bench import backends, footprint, http_load, ingest, inprocess, machine, scale
+    from eval.bench import backends, footprint, http_load, ingest, ingest_stages, inprocess, machine, scale
     from eval.questions import load_questions
     from index.embedding import BACKENDS, load_embedder
     from index.embedding.threads import threads_per_pass
@@ -78,6 +79,9 @@ def run_bench(
     if "ingest" in parts:
         log("bench: ingest from scratch")
         result["ingest"] = ingest.measure(settings, embedder, quick)
+    if "stages" in parts:
+        log("bench: where ingest time goes (cmrc2018_trial, synthetic 5 MB file)")
+        result["stages"] = ingest_stages.measure(settings, embedder, quick)
     if "backends" in parts:
         log("bench: every inference backend (torch, onnx, onnx-int8)")
         result["backends"] = backends.measure(settings, embedder, quick, log=log)

@@ -37,11 +37,9 @@ def _corpus_for(settings: Settings, quick: bool, tmp: Path) -> tuple[Path, list[
 def embedded_texts(index_dir: Path, embedder: Embedder) -> list[str]:
     """The texts a build embeds, read back from the index it wrote (chunk texts, then answer units)."""
     from index import store
-    from index.units import embedded_rows
+    from index.build import index_texts
 
-    index = store.load_index(index_dir, embedder.name, embedder.fingerprint, embedder.dim)
-    units = index.units.units
-    return [c.embed_text for c in index.chunks] + [units[row].embed_text for row in embedded_rows(units)]
+    return index_texts(store.load_index(index_dir, embedder.name, embedder.fingerprint, embedder.dim))
 
 
 def raw_encode_seconds(embedder: Embedder, texts: list[str]) -> float:

@@ -157,6 +157,7 @@ def render_markdown(result: dict) -> str:
         ("inprocess", _inprocess),
         ("http", _http),
         ("ingest", _ingest),
+        ("stages", _stages),
         ("backends", _backends),
         ("footprint", _footprint),
         ("scale", _scale),
@@ -337,6 +338,48 @@ def _ingest(r: dict) -> str:
         ["ingest / raw encode throughput", r["ingest_over_raw"]],
     ]
     return f"### Ingest\n\nCorpus: {r['corpus']}.\n\n" + _table(["", ""], rows)
+
+
+def _stages(s: dict) -> str:
+    rows = []
+    for name, r in s["rows"].items():
+        sec = r["seconds"]
+        rows.append(
+            [
+                name,
+                f"{r['source_chars']} / {r['chunks']} / {r['texts']}",
+                *(sec.get(k, "") for k in ("reading", "chunking", "tokenising", "indexing", "writing")),
+                f"{r['model_seconds']['before']} → {r['model_seconds']['after']}",
+                f"{r['texts_per_second']['before']} → {r['texts_per_second']['after']}",
+                f"{r['source_chars_per_second']['before']} → {r['source_chars_per_second']['after']}",
+                r.get("dry_run_peak_rss_mib", ""),
+                r["model_sample"],
+            ]
+        )
+    return (
+        "### Ingest by stage\n\nBefore → after: the model with one thread per pass (the ingest before "
+        f"issue 12) → {s['threads_after']} threads per pass (`yibao ingest` now). Tokenising is part of "
+        "the model time; indexing is jieba, BM25 and FAISS. Model time is measured on `sample` texts "
+        "spread over the corpus and scaled to all of them; source chars/s is the whole ingest. Peak "
+        "RSS: `yibao ingest --dry-run` (reading, chunking, planning).\n\n"
+        + _table(
+            [
+                "corpus",
+                "chars / chunks / texts",
+                "read s",
+                "chunk s",
+                "tokenise s",
+                "index s",
+                "write s",
+                "model s",
+                "texts/s",
+                "source chars/s",
+                "peak RSS MiB",
+                "sample",
+            ],
+            rows,
+        )
+    )
 
 
 def _scale(s: dict) -> str:

@@ -35,6 +35,7 @@ class Embedder(ABC):
         self._name = name
         self._fingerprint = fingerprint
         self._batch_size = max(1, batch_size)
+        self._prompts_text = dict(prompts)
         self.passage_prompt = _pick_prompt(prompts, _PASSAGE_PROMPTS)
         self.query_prompt = _pick_prompt(prompts, _QUERY_PROMPTS)
         # One forward pass per core at a time: each runs on one thread, and more passes than
@@ -94,6 +95,11 @@ class Embedder(ABC):
             if bar is not None:
                 bar.close()
         return out
+
+    @property
+    def passage_prompt_text(self) -> str:
+        """The text put before every passage (empty for models trained without prompts)."""
+        return self._prompts_text.get(self.passage_prompt or "", "")
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Normalized float32 query embeddings, shape ``(len(texts), dim)``; not cached."""

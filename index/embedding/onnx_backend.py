@@ -102,6 +102,11 @@ class OnnxEmbedder(Embedder):
         remember(settings.model_cache, folder, record)
         return record, folder
 
+    @property
+    def tokenizer(self) -> FolderTokenizer:
+        """The tokenizer alone (the benchmark times it apart from the forward pass)."""
+        return self._tokenizer
+
     def forward(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         prefix = self._prompts.get(prompt_name, "") if prompt_name else ""
         parts = []

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from index.build import BuildReport, UnusableUpload
@@ -128,10 +128,22 @@ def _report(report: BuildReport) -> dict:
 # ---------------------------------------------------------------- the API
 
 
-@router.post("/api/admin/reload", summary="Switch to the newest index", dependencies=[Bearer])
-def reload(engine: EngineDep) -> dict:
+@router.post(
+    "/api/admin/reload",
+    summary="Switch to the newest index (409 when it cannot be loaded)",
+    dependencies=[Bearer],
+)
+def reload(engine: EngineDep) -> Response:
     switched = engine.reload_if_changed()
-    return {"reloaded": switched, **engine.health()}
+    problem = engine.refused()
+    if problem is None:
+        return JSONResponse({"reloaded": switched, **engine.health()})
+    error = (
+        "新索引已损坏或无法加载，仍使用原索引 / the new index was refused, still serving the old one: "
+        + problem
+    )
+    body = {**engine.health(), "status": "refused", "reloaded": False, "error": error}
+    return JSONResponse(body, status_code=409)
 
 
 @router.get("/api/admin/documents", summary="The indexed documents and skipped files", dependencies=[Bearer])
