@@ -99,7 +99,7 @@ class Retriever:
                 ranked[row] = Passage(self.index.chunks[row], (row,), 0.0, rank, float(score))
         if mode != "dense":
             with timed(timings, "bm25"):
-                hits = self.store.lexical(terms, query, n_candidates, region)
+                hits = self.store.lexical(terms, n_candidates, region)
             for rank, hit in enumerate(hits, 1):
                 passage = ranked.setdefault(
                     hit.index, Passage(self.index.chunks[hit.index], (hit.index,), 0.0)

@@ -20,7 +20,7 @@ _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
 
 # Domain terms jieba would otherwise split, so that they score as one rare term.
-DOMAIN_WORDS = (
+_DOMAIN_WORDS = (
     "医保卡",
     "社保卡",
     "个人账户",
@@ -43,7 +43,7 @@ DOMAIN_WORDS = (
     "国家医保服务平台",
     "12333",
 )
-for _word in DOMAIN_WORDS:
+for _word in _DOMAIN_WORDS:
     jieba.add_word(_word, freq=20000)
 
 # Function words and question scaffolding carry no evidence of relevance.

@@ -31,5 +31,5 @@ class ChunkStore(ABC):
         store search only that place's chunks; the retriever filters again either way."""
 
     @abstractmethod
-    def lexical(self, terms: list[str], query: str, k: int, region: str | None = None) -> list[LexicalHit]:
-        """The ``k`` best BM25 rows for the query (``terms`` are its folded jieba terms)."""
+    def lexical(self, terms: list[str], k: int, region: str | None = None) -> list[LexicalHit]:
+        """The ``k`` best BM25 rows for a query's folded jieba terms (ingest/textnorm.tokenize)."""

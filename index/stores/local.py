@@ -16,5 +16,5 @@ class LocalStore(ChunkStore):
         scores, rows = dense.search(self.index.dense, vector, k)
         return list(zip(rows.tolist(), scores.tolist(), strict=True))
 
-    def lexical(self, terms: list[str], query: str, k: int, region: str | None = None) -> list[LexicalHit]:
+    def lexical(self, terms: list[str], k: int, region: str | None = None) -> list[LexicalHit]:
         return self.index.lexical.search(terms, k)
