@@ -28,9 +28,9 @@ NOTE = "# 长沙医保小贴士\n\n长沙的医保卡可以在湘雅医院直接
 
 @pytest.fixture()
 def milvus(tmp_path: Path, settings: Settings) -> Settings:
+    """One corpus file and a note about 长沙, indexed into milvus-lite in the test's own data dir."""
     corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SOURCE, corpus / SOURCE.name)
+    shutil.copytree(SOURCE.parent, corpus, ignore=lambda _, names: [n for n in names if n != SOURCE.name])
     (corpus / "note.md").write_text(NOTE, encoding="utf-8")
     return replace(settings, corpus_dir=corpus, data_dir=tmp_path / "data", store="milvus")
 
