@@ -353,8 +353,8 @@ def _stores(s: dict) -> str:
     ]
     header = ["data", "store", "build, s", "dense p50 / p95, ms", "lexical p50 / p95, ms"]
     return (
-        f"### Stores: local vs Milvus\n\nk={s['k']}, {s['questions']} questions; Milvus is milvus-lite, "
-        "embedded in the process: the Milvus code path on one machine, not the path to scale.\n\n"
+        f"### Stores: local vs Milvus\n\nk={s['k']}, {s['questions']} questions; Milvus is milvus-lite "
+        "(a local process over a file): the Milvus code path on one machine, not the path to scale.\n\n"
         + _table(header, rows)
     )
 

@@ -1,7 +1,7 @@
 """The local store and Milvus side by side: filling each and searching it, on the corpus and on
 synthetic chunks (10k; 100k in a full run).
 
-Milvus here is milvus-lite, embedded from a file in a temporary dir: it shows what the Milvus code
+Milvus here is milvus-lite, a local process over a file in a temporary dir: it shows what the Milvus code
 path costs on one machine, not what a Milvus server does at scale (that is the reason to run one,
 README "When one machine is not enough"). Build is filling the store from an index already
 embedded (local: FAISS + BM25; Milvus: inserting every row); search is one dense query (k=30,
