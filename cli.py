@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from settings import ROOT, Settings
+from settings import ROOT, STORES, Settings
 
 if TYPE_CHECKING:
     from index.retriever import Retriever
@@ -53,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _store_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STORES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"stores are {', '.join(STORES)}, comma-separated")
+    return names
+
+
 def _parser() -> argparse.ArgumentParser:
     from eval.bench import PARTS
 
@@ -65,16 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = command("ingest", _ingest, "build or update the index from the corpus dir")
-    p.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="re-embed everything from scratch",
-    )
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="say how many texts would be embedded and how long, change nothing",
     )
+    p.add_argument("--store", choices=STORES, help="fill this store (default YIBAO_STORE)")
 
     p = command("search", _search, "print the ranked passages for a question")
     p.add_argument("question")
@@ -93,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="dense, lexical, hybrid and hybrid without MMR")
     p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR-layout dataset instead of the questions")
     p.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    p.add_argument(
+        "--store", type=_store_list, metavar="STORES", help="e.g. local,milvus: each store side by side"
+    )
     p.add_argument(
         "--calibrate", action="store_true", help="print the abstain threshold these questions give"
     )
@@ -118,10 +126,24 @@ def _retriever(settings: Settings) -> Retriever:
     return open_retriever(settings, load_embedder(settings))
 
 
+def _retriever_filled(settings: Settings) -> Retriever:
+    """The retriever over ``settings.store``, after an ingest brought that store in line with the
+    corpus (a no-op when it is)."""
+    from index.build import build_index
+    from index.embedding import load_embedder
+    from index.loader import open_retriever
+
+    embedder = load_embedder(settings)
+    build_index(settings, embedder)
+    return open_retriever(settings, embedder)
+
+
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import build_index, plan_ingest
     from index.embedding import load_embedder
 
+    if args.store:
+        settings = replace(settings, store=args.store)
     # One forward pass per core is the serving rule; an ingest has the machine to itself, so each
     # pass uses every core (BENCHMARKS.md, "Ingest").
     embedder = load_embedder(settings).with_threads(os.cpu_count() or 1)
@@ -175,21 +197,26 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_questions(args.questions)[: args.limit]
     # Without the query cache, so that every run's latency includes encoding its questions.
     settings = replace(settings, query_cache_size=0)
-    retriever = _retriever(settings)
     if args.compare:
         variants = [(m, m, settings) for m in ("dense", "lexical", "hybrid")]
         variants.append(("hybrid-no-mmr", "hybrid", replace(settings, mmr_lambda=1.0)))
     else:
         variants = [(args.retriever, args.retriever, settings)]
+    stores = args.store or [settings.store]
     runs = []
-    for name, mode, conf in variants:
-        answerer = Answerer(Retriever(retriever.index, retriever.embedder, conf), conf)
-        run = evaluate(answerer, questions, mode, args.k, progress=True)
-        run["config"] = _eval_config(name, mode, conf, retriever, args)
-        runs.append(run)
-    main_run = next((r for r in runs if r["config"]["name"] == "hybrid"), runs[0])
+    for store in stores:
+        retriever = _retriever_filled(replace(settings, store=store))
+        for name, mode, conf in variants:
+            answerer = Answerer(Retriever(retriever.index, retriever.embedder, conf, retriever.store), conf)
+            run = evaluate(answerer, questions, mode, args.k, progress=True)
+            label = f"{name}@{store}" if len(stores) > 1 else name
+            run["config"] = {**_eval_config(label, mode, conf, retriever, args), "store": store}
+            runs.append(run)
+    main_run = next((r for r in runs if r["config"]["retriever"] == "hybrid"), runs[0])
     result = {**main_run, "compare": [{"config": r["config"], "metrics": r["metrics"]} for r in runs]}
     print(report.table(runs))
+    if len(stores) > 1:
+        print(report.store_gaps(runs))
     if args.calibrate:
         print(f"calibrated abstain threshold: {calibrate(main_run['per_question'])}")
     report.write_json(result, settings.eval_report)

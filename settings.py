@@ -8,6 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN_MODEL = "multilingual-e5-small"
+# Where chunks are searched (YIBAO_STORE): index/stores/factory.py opens each.
+STORES = ("local", "milvus")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ class Settings:
     admin_session_minutes: int = 480
     # The question log (data dir, questions.sqlite3): entries older than this are deleted.
     log_retention_days: int = 90
+    # Where chunks are searched: "local" (FAISS + BM25 files in the index dir) or "milvus"
+    # (index/stores/). The Milvus URI is a file (embedded milvus-lite; "" = milvus.db in the data
+    # dir) or a server's http://host:19530; one collection per index.
+    store: str = "local"
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "yibao_chunks"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -81,6 +90,11 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI the store connects to: a server's URL or a milvus-lite file."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
 
     @property
     def eval_report(self) -> Path:

@@ -30,6 +30,36 @@ def table(runs: list[dict], keys: tuple[str, ...] = TABLE_KEYS) -> str:
     return "\n".join(lines)
 
 
+# Quality metrics that must agree between stores (answer length and latency may differ).
+PARITY_KEYS = tuple(k for k in TABLE_KEYS if not k.startswith(("latency", "median")))
+PARITY_TOLERANCE = 0.01
+
+
+def store_gaps(runs: list[dict]) -> str:
+    """For each retriever setting, the largest gap between a store's quality metrics and the
+    first store's, and whether it stays within ±0.01 (issue 14's parity bar)."""
+    by_setting: dict[str, list[dict]] = {}
+    for run in runs:
+        by_setting.setdefault(run["config"]["name"].split("@")[0], []).append(run)
+    lines = []
+    for setting, group in by_setting.items():
+        base = group[0]
+        for other in group[1:]:
+            gaps = {
+                k: abs(other["metrics"][k] - base["metrics"][k])
+                for k in PARITY_KEYS
+                if base["metrics"].get(k) is not None and other["metrics"].get(k) is not None
+            }
+            worst = max(gaps, key=gaps.get, default=None)
+            verdict = "within" if worst is None or gaps[worst] <= PARITY_TOLERANCE else "OUTSIDE"
+            detail = f"largest gap {gaps[worst]:.3f} ({worst})" if worst else "no shared metrics"
+            lines.append(
+                f"{setting}: {other['config']['store']} vs {base['config']['store']}: {detail}, "
+                f"{verdict} ±{PARITY_TOLERANCE}"
+            )
+    return "\n".join(lines)
+
+
 def write_json(report: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

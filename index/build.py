@@ -15,6 +15,7 @@ from index.embed_plan import EmbedPlan
 from index.embedding import Embedder
 from index.lexical import BM25
 from index.progress import EmbedProgress
+from index.stores import sync_store
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
 from ingest.records import AnswerUnit, Chunk, CorpusEdit, SkippedFile
@@ -134,6 +135,7 @@ def build_locked(
     skipped = {s.path: s.reason for s in result.skipped}
     same_config = previous is not None and previous.manifest.chunker == config
     if same_config and old_files == files and previous.manifest.skipped == skipped:
+        sync_store(settings, previous)
         report.unchanged = True
         report.reused = len(previous)
         report.seconds = time.perf_counter() - started
@@ -172,6 +174,9 @@ def build_locked(
             result.documents, result.chunks, previous.documents if previous else {}
         )
         report.reused = len(index.chunks) + len(embedded_rows(result.units)) - report.embedded
+        # The external store first: if it fails, the live version still matches the corpus it had,
+        # and the next ingest finds the changes again (syncing is idempotent).
+        sync_store(settings, index, rebuild=rebuild)
         store.write_index(settings.index_dir, index)
         cache.keep_only(text_key(text) for text in index_texts(index))
     finally:

@@ -8,6 +8,7 @@ from index import store
 from index.build import build_index
 from index.embedding import Embedder
 from index.retriever import Retriever
+from index.stores import open_store
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,4 +21,4 @@ def open_retriever(settings: Settings, embedder: Embedder, *, build_if_missing: 
         log.info("no index in %s yet: building it from %s", settings.index_dir, settings.corpus_dir)
         log.info(build_index(settings, embedder, progress=True).summary())
     index = store.load_index(settings.index_dir, embedder.name, embedder.fingerprint, embedder.dim)
-    return Retriever(index, embedder, settings)
+    return Retriever(index, embedder, settings, open_store(settings, index))

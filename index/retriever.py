@@ -1,7 +1,8 @@
 """The one retrieval path: search, answers, the API and the evaluation all call ``Retriever.search``.
 
-Dense (FAISS) and lexical (BM25) candidates are fused by reciprocal rank, overlapping chunks of
-one section are merged into one passage, and MMR prefers passages that add something new.
+Dense and lexical (BM25) candidates from the store ``YIBAO_STORE`` names (index/stores/) are fused
+by reciprocal rank, overlapping chunks of one section are merged into one passage, and MMR prefers
+passages that add something new.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from index import dense
 from index.embedding import Embedder
 from index.store import StoredIndex
+from index.stores.base import ChunkStore
+from index.stores.local import LocalStore
 from index.timing import timed
 from ingest.records import Chunk
 from ingest.regions import find_region
@@ -63,10 +65,13 @@ class SearchResult:
 
 
 class Retriever:
-    def __init__(self, index: StoredIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, index: StoredIndex, embedder: Embedder, settings: Settings, store: ChunkStore | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.store = store or LocalStore(index)
 
     def search(
         self, query: str, k: int | None = None, mode: str = "hybrid", region: str | None = None
@@ -87,13 +92,14 @@ class Retriever:
         if mode != "lexical":
             with timed(timings, "encode"):
                 vector = self.embedder.encode_query(query)
+            # The stage names predate the stores: "faiss" is the dense search, "bm25" the lexical one.
             with timed(timings, "faiss"):
-                scores, rows = dense.search(self.index.dense, vector, n_candidates)
-            for rank, (row, score) in enumerate(zip(rows.tolist(), scores.tolist(), strict=True), 1):
+                rows = self.store.dense(vector, n_candidates, region)
+            for rank, (row, score) in enumerate(rows, 1):
                 ranked[row] = Passage(self.index.chunks[row], (row,), 0.0, rank, float(score))
         if mode != "dense":
             with timed(timings, "bm25"):
-                hits = self.index.lexical.search(terms, n_candidates)
+                hits = self.store.lexical(terms, n_candidates, region)
             for rank, hit in enumerate(hits, 1):
                 passage = ranked.setdefault(
                     hit.index, Passage(self.index.chunks[hit.index], (hit.index,), 0.0)

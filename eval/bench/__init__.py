@@ -4,8 +4,9 @@
 tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
 thread settings), ``http_load``, ``ingest``, ``stages`` (ingest time by stage, one thread per
 pass vs every core), ``backends`` (torch, onnx fp32 and int8 side by side), ``footprint`` (a
-server's start-up time and resident memory per backend), ``scale`` (FAISS kinds on synthetic
-10k–1M rows); ``report`` holds the targets and tables.
+server's start-up time and resident memory per backend), ``stores`` (local vs Milvus: build and
+search, corpus and synthetic chunks), ``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report``
+holds the targets and tables.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
 
-PARTS = ("inprocess", "http", "ingest", "stages", "backends", "footprint", "scale")
+PARTS = ("inprocess", "http", "ingest", "stages", "backends", "footprint", "stores", "scale")
 # The backend comparison and the footprint build an index per backend: too slow for --quick.
 QUICK_PARTS = ("inprocess", "http", "ingest", "scale")
 QUICK_QUESTIONS = 12
@@ -38,7 +39,17 @@ def run_bench(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
-    from eval.bench import backends, footprint, http_load, ingest, ingest_stages, inprocess, machine, scale
+    from eval.bench import (
+        backends,
+        footprint,
+        http_load,
+        ingest,
+        ingest_stages,
+        inprocess,
+        machine,
+        scale,
+        stores,
+    )
     from eval.questions import load_questions
     from index.embedding import BACKENDS, load_embedder
     from index.embedding.threads import threads_per_pass
@@ -88,6 +99,9 @@ def run_bench(
     if "footprint" in parts:
         log("bench: `yibao serve` start-up and memory on every backend")
         result["footprint"] = footprint.measure(settings, questions, tuple(BACKENDS), log=log)
+    if "stores" in parts:
+        log("bench: the local store and Milvus (milvus-lite)")
+        result["stores"] = stores.measure(settings, embedder, questions, quick, log=log)
     if "scale" in parts:
         log("bench: FAISS at scale")
         result["scale"] = scale.measure(quick, log=log)

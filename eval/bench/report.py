@@ -160,6 +160,7 @@ def render_markdown(result: dict) -> str:
         ("stages", _stages),
         ("backends", _backends),
         ("footprint", _footprint),
+        ("stores", _stores),
         ("scale", _scale),
     )
     out.extend(render(result[key]) for key, render in sections if result.get(key))
@@ -379,6 +380,25 @@ def _stages(s: dict) -> str:
             ],
             rows,
         )
+    )
+
+
+def _stores(s: dict) -> str:
+    rows = [
+        [
+            r["data"],
+            r["store"],
+            r["build_seconds"],
+            f"{r['dense_p50_ms']} / {r['dense_p95_ms']}",
+            f"{r['lexical_p50_ms']} / {r['lexical_p95_ms']}",
+        ]
+        for r in s["rows"]
+    ]
+    header = ["data", "store", "build, s", "dense p50 / p95, ms", "lexical p50 / p95, ms"]
+    return (
+        f"### Stores: local vs Milvus\n\nk={s['k']}, {s['questions']} questions; Milvus is milvus-lite "
+        "(a local process over a file): the Milvus code path on one machine, not the path to scale.\n\n"
+        + _table(header, rows)
     )
 
 
