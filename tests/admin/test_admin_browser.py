@@ -4,6 +4,7 @@ Word file and see its answer go, mark an answer unhelpful and find it in /admin,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,10 @@ def test_admin_upload_ask_delete_feedback_logout(server: ServerProcess, browser,
         for name in ("补办须知.txt", "outpatient.docx", "maternity.pdf"):
             expect(table).to_contain_text(name)
         expect(table).to_contain_text("gb18030")
+        shot = Path(os.environ.get("YIBAO_ADMIN_SCREENSHOT") or tmp_path / "admin.png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
 
         _ask(page, base, PDF_QUESTION)
         expect(page.locator("#answer .text")).to_be_visible()
