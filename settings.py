@@ -37,9 +37,9 @@ class Settings:
     mmr_lambda: float = 0.7
     answer_max_chars: int = 300
     answer_max_sentences: int = 5
-    answer_overlap_weight: float = 0.1
+    answer_overlap_weight: float = 0.2
     answer_passage_weight: float = 0.3
-    answer_margin: float = 0.08
+    answer_margin: float = 0.12
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).

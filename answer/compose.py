@@ -10,13 +10,14 @@ as a list, the number, the list of cases, the cause.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
 
-from answer.confidence import confidence, coverage, signals
+from answer.confidence import confidence, signals
 from answer.intent import answers_intent, question_intent, wants_list
 from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
@@ -100,15 +101,13 @@ class Answerer:
                 cosines = table.vectors[cand.rows] @ query_vector
                 # A list is as close as its lead-in or its items on average, whichever is closer.
                 cand.cosine = float(max(cosines[0], cosines[1:].mean() if len(cosines) > 1 else 0.0))
-                overlap = coverage(result.query_terms, [cand.text], self.retriever.index.lexical)
                 fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
                 cand.score = (
-                    cand.cosine
-                    + s.answer_overlap_weight * overlap
-                    + s.answer_passage_weight * passage.score
-                    + s.answer_intent_bonus * fits
+                    cand.cosine + s.answer_passage_weight * passage.score + s.answer_intent_bonus * fits
                 )
                 out.append(cand)
+        for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):
+            cand.score += s.answer_overlap_weight * overlap
         return sorted(out, key=lambda c: -c.score)
 
     def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
@@ -223,6 +222,21 @@ def _same_section(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:
     first, last = table.units[a.rows[-1]], table.units[b.rows[0]]
     chunk = a.passage.chunk
     return first.doc_id == last.doc_id and (last.start < chunk.end or last.start - first.end < _SHORT_OPENING)
+
+
+def _local_coverage(terms: list[str], candidates: list[_Candidate]) -> list[float]:
+    """Each candidate's share of the question's terms, each term weighted by how rare it is among
+    the candidates: in passages that all say 「新农合」, 「三级医院」 is what tells them apart."""
+    texts = [fold(c.text) for c in candidates]
+    weights = {}
+    for term in dict.fromkeys(terms):
+        df = sum(term in text for text in texts)
+        if df:
+            weights[term] = math.log(1 + len(texts) / df)
+    total = sum(weights.values())
+    if not total:
+        return [0.0] * len(texts)
+    return [sum(w for t, w in weights.items() if t in text) / total for text in texts]
 
 
 def _fit(cand: _Candidate, room: int) -> _Candidate | None:
