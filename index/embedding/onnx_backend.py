@@ -10,6 +10,7 @@ memory (BENCHMARKS.md, "Server footprint").
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import shutil
 from pathlib import Path
@@ -129,13 +130,22 @@ class OnnxEmbedder(Embedder):
 
 
 def _session(path: Path, threads: int) -> Any:
+    """One onnxruntime session per export file (as it is now on disk) and thread count, shared
+    by every embedder of the process: a session holds a few hundred MB that onnxruntime does not
+    give back, and its ``run`` may be called from several threads at once."""
+    stat = path.stat()
+    return _open_session(str(path), stat.st_mtime_ns, stat.st_size, threads)
+
+
+@functools.lru_cache(maxsize=8)
+def _open_session(path: str, mtime_ns: int, size: int, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def _load_errors() -> tuple[type[BaseException], ...]:
