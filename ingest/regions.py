@@ -1,14 +1,14 @@
 """Chinese province and prefecture-level city names, so chunks can carry the region they talk about.
 
-Simplified names only: traditional spellings (forum pages such as 004 are written in traditional
-characters) are folded to simplified by OpenCC before matching.
+Simplified names only: their traditional spellings (forum pages such as 004 are written in
+traditional characters) come from OpenCC.
 """
 
 from __future__ import annotations
 
 import re
 
-from ingest.textnorm import to_simplified
+from ingest.textnorm import traditional_spellings
 
 
 def _words(block: str) -> tuple[str, ...]:
@@ -68,12 +68,18 @@ CITIES = _words(
 )
 
 _CITY_NAMES = frozenset(CITIES)
+# Every spelling of every name, mapped to the simplified name: the traditional ones come from
+# OpenCC once, here, so that matching stays one linear regex pass over the text as written
+# (converting a whole long title first costs time that grows with its square).
+_SPELLINGS = {
+    spelling: name for name in (*PROVINCES, *CITIES) for spelling in (name, *traditional_spellings(name))
+}
 # Longest names first so 「黑龙江」 is not read as something shorter inside it.
-_NAME_PATTERN = re.compile("|".join(sorted(map(re.escape, {*PROVINCES, *CITIES}), key=len, reverse=True)))
+_NAME_PATTERN = re.compile("|".join(sorted(map(re.escape, _SPELLINGS), key=len, reverse=True)))
 
 
 def find_region(text: str) -> str | None:
     """The most specific place ``text`` names (a city beats its province), in simplified form."""
-    found = [match.group() for match in _NAME_PATTERN.finditer(to_simplified(text))]
+    found = [_SPELLINGS[match.group()] for match in _NAME_PATTERN.finditer(text)]
     cities = [name for name in found if name in _CITY_NAMES]
     return (cities or found or [None])[0]

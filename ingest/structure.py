@@ -22,6 +22,7 @@ QUESTION, CN_NUMBERED, PLAIN, NUMBERED, PAREN_NUMBERED = 10, 20, 25, 30, 40
 _NUMBERED_RANKS = frozenset({CN_NUMBERED, NUMBERED, PAREN_NUMBERED})
 
 HEADING_MAX_CHARS = 30
+TITLE_MAX_CHARS = 80
 # Numbered heading styles; the period after a digit must not be a decimal point (「1.5万」).
 _NUMBERED_STYLES: tuple[tuple[int, re.Pattern[str]], ...] = (
     (CN_NUMBERED, re.compile(r"^[一二三四五六七八九十]{1,3}[、.．]")),
@@ -87,9 +88,13 @@ def heading_label(line: str) -> str:
 
 
 def display_title(line: str) -> str:
-    """A title as written, minus Markdown's #s and trailing scraper decorations such as 「(08/19)(2)」."""
+    """A title as written, minus Markdown's #s and trailing scraper decorations such as 「(08/19)(2)」.
+
+    A first line that is a whole page (a file without line breaks) is cut short: the title goes into
+    every chunk's section path, which is embedded, tokenised and shown with each passage."""
     label = heading_label(line)
-    return _TITLE_DECORATION.sub("", label).strip() or label
+    title = _TITLE_DECORATION.sub("", label).strip() or label
+    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1] + "…"
 
 
 def parse_structure(text: str) -> DocStructure:

@@ -18,6 +18,8 @@ jieba.setLogLevel(logging.WARNING)
 
 _T2S = opencc.OpenCC("t2s")
 _S2T = opencc.OpenCC("s2t")
+# Taiwan and Hong Kong spell some characters differently from OpenCC's standard traditional (台/臺).
+_S2T_VARIANTS = (_S2T, opencc.OpenCC("s2tw"), opencc.OpenCC("s2hk"))
 
 # Domain terms jieba would otherwise split, so that they score as one rare term.
 _DOMAIN_WORDS = (
@@ -71,6 +73,11 @@ def fold(text: str) -> str:
 
 def to_traditional(text: str) -> str:
     return _S2T.convert(text)
+
+
+def traditional_spellings(text: str) -> set[str]:
+    """The ways a short simplified name is written in traditional characters."""
+    return {convert.convert(text) for convert in _S2T_VARIANTS}
 
 
 def to_simplified(text: str) -> str:
