@@ -26,6 +26,7 @@ from itertools import pairwise
 
 from ingest.sentences import Span, split_long_sentence, split_sentences
 from ingest.structure import Block
+from ingest.textnorm import CJK
 
 HEADING, LEAD_IN, ITEM, BODY = "heading", "lead_in", "item", "body"
 
@@ -55,7 +56,6 @@ _LEAD_IN_PHRASE = re.compile(r"(?:如下|以下几[点种个条]|步骤)\s*$")
 # A lead-in that runs on into its list's title on the same line: cut after its colon.
 _LEAD_IN_COLON = re.compile(r"(?:如下|以下[^，,。；;:：]{0,12}|步骤|流程|方法|情形|条件|材料|包括)[:：]")
 _PUNCT = re.compile(r"[，,。；;：:!！?？、()（）“”\"]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # A gap in a flattened run: whitespace between a short label and its text.
 _GAP = re.compile(r"\s+")
 # 「余额 无法直接取现 ,其」: spaces around emphasised words, not a label gap.
@@ -213,7 +213,7 @@ def _split_labels(
 
 def is_label(text: str) -> bool:
     """A short run without punctuation: a heading or a label, not a statement."""
-    return len(text) <= LABEL_MAX_CHARS and not _PUNCT.search(text) and len(_CJK.findall(text)) >= 2
+    return len(text) <= LABEL_MAX_CHARS and not _PUNCT.search(text) and len(CJK.findall(text)) >= 2
 
 
 def _lstrip(text: str, start: int, end: int) -> int:
