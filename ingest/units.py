@@ -90,7 +90,6 @@ class _Piece:
     label: bool
     line_start: bool
     line_end: bool
-    heading_line: bool
 
 
 def document_units(text: str, blocks: list[Block]) -> list[Unit]:
@@ -129,9 +128,7 @@ def _glue_yes_no(text: str, pieces: list[_Piece], blocks_of: list[int]) -> tuple
     carry: _Piece | None = None
     for piece, block in zip(pieces, blocks_of, strict=True):
         if carry is not None and not piece.label and out_blocks and out_blocks[-1] == block:
-            out[-1] = _Piece(
-                carry.start, piece.end, piece.style, False, carry.line_start, piece.line_end, False
-            )
+            out[-1] = _Piece(carry.start, piece.end, piece.style, False, carry.line_start, piece.line_end)
             carry = None
             continue
         carry = piece if not piece.label and _YES_NO.match(text[piece.start : piece.end]) else None
@@ -155,7 +152,6 @@ def _block_pieces(text: str, block: Block) -> Iterator[_Piece]:
                         label or heading,
                         line_start=x <= first,
                         line_end=y >= line.end,
-                        heading_line=heading,
                     )
 
 
@@ -250,7 +246,7 @@ def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], roots: list[
     for i, unit in enumerate(units):
         if unit.role != LEAD_IN:
             continue
-        items = _marked_items(pieces, units, roots, i) or _line_items(text, pieces, units, roots, i)
+        items = _marked_items(units, roots, i) or _line_items(text, pieces, units, roots, i)
         for j in items[:MAX_ITEMS]:
             end = units[j].end
             following = units[j + 1] if j + 1 < len(units) else None
@@ -265,7 +261,7 @@ def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], roots: list[
             units[j] = replace(units[j], end=end, role=ITEM, lead=i)
 
 
-def _marked_items(pieces: list[_Piece], units: list[Unit], roots: list, i: int) -> list[int]:
+def _marked_items(units: list[Unit], roots: list, i: int) -> list[int]:
     style = None
     items: list[int] = []
     for j in range(i + 1, len(units)):
