@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -108,6 +110,9 @@ class Answerer:
                 out.append(cand)
         for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):
             cand.score += s.answer_overlap_weight * overlap
+        idf = self.retriever.index.lexical.idf
+        for cand, focus in zip(out, _passage_focus(result.query_terms, out, idf), strict=True):
+            cand.score += s.answer_focus_weight * focus
         return sorted(out, key=lambda c: -c.score)
 
     def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
@@ -237,6 +242,35 @@ def _local_coverage(terms: list[str], candidates: list[_Candidate]) -> list[floa
     if not total:
         return [0.0] * len(texts)
     return [sum(w for t, w in weights.items() if t in text) / total for text in texts]
+
+
+def _passage_focus(
+    terms: list[str], candidates: list[_Candidate], idf: Callable[[str], float]
+) -> list[float]:
+    """Each candidate's share of the question's terms that set it apart within its own passage.
+
+    A passage about 夜来香 names it in several sentences; asked 「夜来香的种子有什么特点」, the
+    sentence that says 种子 (「种子宽卵形…」, its subject left out) is the answer. So a term in the
+    passage's heading says nothing here, and a term counts by its idf times its rarity among the
+    passage's candidates."""
+    terms = list(dict.fromkeys(terms))
+    by_passage: dict[int, list[int]] = defaultdict(list)
+    for i, cand in enumerate(candidates):
+        by_passage[id(cand.passage)].append(i)
+    out = [0.0] * len(candidates)
+    for rows in by_passage.values():
+        heading = fold(candidates[rows[0]].passage.chunk.section)
+        texts = [fold(candidates[i].text) for i in rows]
+        weights = {}
+        for term in terms:
+            df = sum(term in text for text in texts)
+            if df and term not in heading:
+                weights[term] = idf(term) * math.log(1 + len(texts) / df)
+        total = sum(weights.values())
+        if total > 0:
+            for i, text in zip(rows, texts, strict=True):
+                out[i] = sum(w for t, w in weights.items() if t in text) / total
+    return out
 
 
 def _fit(cand: _Candidate, room: int) -> _Candidate | None:
