@@ -45,6 +45,8 @@ class Settings:
     answer_margin: float = 0.08
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
+    # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」.
+    answer_type_bonus: float = 0.04
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
     abstain_threshold: float = 0.46
     cosine_floor: float = 0.84

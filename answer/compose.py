@@ -20,7 +20,7 @@ from itertools import pairwise
 import numpy as np
 
 from answer.confidence import confidence, signals
-from answer.intent import answers_intent, question_intent, wants_list
+from answer.intent import answer_pattern, answers_intent, question_intent, wants_list
 from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
@@ -74,7 +74,7 @@ class Answerer:
             if query_vector is None:
                 query_vector = self.retriever.embedder.encode_query(question)
             intent = question_intent(question)
-            candidates = self._candidates(result, query_vector, intent)
+            candidates = self._candidates(result, query_vector, intent, answer_pattern(question))
             evidence = signals(result, self.retriever.index, query_vector)
             evidence["unit_cosine"] = max((c.cosine for c in candidates), default=0.0)
             conf = confidence(evidence, self.settings, cross_lingual=not has_cjk(question))
@@ -90,7 +90,9 @@ class Answerer:
             scope = convert(_scope(citations, result.region))
         return Answer(question, blocks, citations, abstained, conf, scope, result, timings, evidence)
 
-    def _candidates(self, result: SearchResult, query_vector: np.ndarray, intent: str) -> list[_Candidate]:
+    def _candidates(
+        self, result: SearchResult, query_vector: np.ndarray, intent: str, pattern: re.Pattern[str] | None
+    ) -> list[_Candidate]:
         table = self.retriever.index.units
         s = self.settings
         out: list[_Candidate] = []
@@ -104,8 +106,12 @@ class Answerer:
                 # A list is as close as its lead-in or its items on average, whichever is closer.
                 cand.cosine = float(max(cosines[0], cosines[1:].mean() if len(cosines) > 1 else 0.0))
                 fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
+                typed = pattern is not None and pattern.search(fold(cand.text)) is not None
                 cand.score = (
-                    cand.cosine + s.answer_passage_weight * passage.score + s.answer_intent_bonus * fits
+                    cand.cosine
+                    + s.answer_passage_weight * passage.score
+                    + s.answer_intent_bonus * fits
+                    + s.answer_type_bonus * typed
                 )
                 out.append(cand)
         for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):

@@ -72,3 +72,28 @@ def answers_intent(intent: str, text: str) -> bool:
 
 def wants_list(intent: str) -> bool:
     return intent in (HOW_TO, WHICH)
+
+
+# What the answer itself looks like when the question asks for a quantity, a rank or a year:
+# 「有几个村」 wants 「8个村」, 「获得第几名」 wants 「第3名」, 「哪一年」 wants 「1998年」. Such a
+# unit answers more surely than one that merely has a digit somewhere.
+_NUMERAL = r"[\d一二三四五六七八九十百千万亿两〇零][\d,.，一二三四五六七八九十百千万亿两〇零]*"
+_YEAR_QUESTION = re.compile(r"哪一?年|何年|什么时候|何时|哪个年代|什么年代")
+_YEAR_ANSWER = re.compile(r"\d{3,4}年|[一二三四五六七八九〇零]{4}年|\d{1,2}世纪|\d0年代")
+_ORDINAL_QUESTION = re.compile(r"第几([\u4e00-\u9fff])")
+_MEASURE_QUESTION = re.compile(r"(?:多少|几)([\u4e00-\u9fff])")
+# Words after 多少/几 that are not a measure (「多少钱」 is said in 元, 「几成」 in percent).
+_NOT_MEASURE = set("的是呢啊吗钱成岁比")
+_CLASSIFIER = "[个名位所条张首座间家种只项本部]?"
+
+
+def answer_pattern(question: str) -> re.Pattern[str] | None:
+    """The shape of the answer a question asks for, when it asks for a number of something."""
+    q = fold(question)
+    if _YEAR_QUESTION.search(q):
+        return _YEAR_ANSWER
+    if m := _ORDINAL_QUESTION.search(q):
+        return re.compile(f"第{_NUMERAL}{re.escape(m.group(1))}")
+    if (m := _MEASURE_QUESTION.search(q)) and m.group(1) not in _NOT_MEASURE:
+        return re.compile(f"{_NUMERAL}\\s*{_CLASSIFIER}{re.escape(m.group(1))}")
+    return None

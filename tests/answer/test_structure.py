@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from answer.intent import HOW_TO, NUMBER, OTHER, WHICH, WHY, YES_NO, question_intent
+from answer.intent import HOW_TO, NUMBER, OTHER, WHICH, WHY, YES_NO, answer_pattern, question_intent
 from answer.records import LIST
 from eval.answer_checks import dangling, glued_quotes
 from eval.questions import load_questions
@@ -28,6 +28,24 @@ from settings import ROOT
 )
 def test_question_intent(question, intent):
     assert question_intent(question) == intent
+
+
+@pytest.mark.parametrize(
+    ("question", "fits", "misses"),
+    [
+        ("路口镇管辖下有几个村和社区？", "区划调整后为8个村、2个社区。", "2004年村级区划调整"),
+        ("蒙泰罗在2005年美国大奖赛上获得第几名？", "获得第3名。", "2005年美国大奖赛"),
+        ("打12333查医保几点打比较好", "建议避开高峰期(如9-11点)", "拨打12333"),
+        ("该校是哪一年成立的", "学校创办于1998年", "学校有两个校区"),
+    ],
+)
+def test_a_count_rank_or_year_question_knows_the_shape_of_its_answer(question, fits, misses):
+    pattern = answer_pattern(question)
+    assert pattern.search(fold(fits)) and not pattern.search(fold(misses))
+
+
+def test_a_question_not_asking_for_a_count_has_no_answer_shape():
+    assert answer_pattern("医保卡余额怎么查") is None and answer_pattern("新农合能报销多少钱") is None
 
 
 @pytest.mark.parametrize(
