@@ -103,6 +103,15 @@ class Answer:
         return [q for block in self.blocks for q in block.quotes]
 
     @property
+    def related(self) -> list[Passage]:
+        """The retrieved passages the answer does not quote: one source answers, the others are
+        there to read (rules differ by city and year)."""
+        if self.abstained:
+            return []
+        cited = {c.passage.chunk.id for c in self.citations}
+        return [p for p in self.search.passages if p.chunk.id not in cited]
+
+    @property
     def text(self) -> str:
         if self.abstained:
             return NOT_FOUND
@@ -119,5 +128,11 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],
             "blocks": [b.to_dict() for b in self.blocks],
+            "related": [_related(p) for p in self.related],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+def _related(passage: Passage) -> dict:
+    """A passage the answer does not quote: where it is and why it matched, not its text."""
+    return {k: v for k, v in Citation(0, passage).to_dict().items() if k not in ("n", "text")}

@@ -261,3 +261,13 @@ def test_eval_page_renders_the_json_report_escaped_with_any_metric(settings, eng
     assert "recall_curve" not in html  # a list, not a metric to tabulate
     assert "<script>alert" not in html and "&lt;script&gt;" in html and "&lt;b&gt;x" in html
     assert 'class="fail"' in html
+
+
+def test_passages_the_answer_does_not_quote_are_listed_to_read(client):
+    html = page(client, "医保卡余额怎么查")
+    data = client.post("/api/ask", json={"question": "医保卡余额怎么查"}).json()
+    related = section(html, "related")
+    cited = {(c["doc"], c["start"]) for c in data["citations"]}
+    assert data["related"] and not cited & {(r["doc"], r["start"]) for r in data["related"]}
+    for r in data["related"]:
+        assert f'href="/doc/{r["doc"]}?start={r["start"]}&amp;end={r["end"]}#quote"' in related
