@@ -188,8 +188,13 @@ def sync(settings: Settings, index: StoredIndex, *, rebuild: bool = False) -> No
             by_doc[chunk.doc_id].append(row)
         for doc_id, sha in sorted(files.items()):
             if present.get(doc_id) != sha:
-                _replace_document(client, name, index, doc_id, sha, by_doc.get(doc_id, []))
+                if doc_id in present:
+                    _delete_document(client, name, doc_id)
+                _insert_document(client, name, index, sha, by_doc.get(doc_id, []))
         client.alter_collection_properties(name, properties={RECORD: json.dumps(record)})
+        # Rows still in the write buffer are searched row by row (milvus-lite keeps up to 128 MB
+        # there); flushed, they are searched through the collection's indexes.
+        client.flush(name)
 
 
 def _create(client: MilvusClient, name: str, dim: int, kind: str) -> None:
@@ -245,10 +250,7 @@ def _delete_document(client: MilvusClient, name: str, doc_id: str) -> None:
     client.delete(name, filter=f"doc_id == {_literal(doc_id)}")
 
 
-def _replace_document(
-    client: MilvusClient, name: str, index: StoredIndex, doc_id: str, sha: str, rows: list[int]
-) -> None:
-    _delete_document(client, name, doc_id)
+def _insert_document(client: MilvusClient, name: str, index: StoredIndex, sha: str, rows: list[int]) -> None:
     records = [_row(index, row, sha) for row in rows]
     for start in range(0, len(records), INSERT_BATCH):
         client.insert(name, records[start : start + INSERT_BATCH])
