@@ -14,7 +14,7 @@ pytest.importorskip("pymilvus")
 from pymilvus import MilvusClient
 
 import cli
-from index import store
+from index import dense, store
 from index.build import build_index
 from index.loader import open_retriever
 from index.stores import StoreUnavailable
@@ -86,6 +86,30 @@ def test_hybrid_search_ranks_like_the_local_store(milvus: Settings, embedder) ->
             a = [p.chunk.id for p in local.search(question, k=3, mode=mode).passages]
             b = [p.chunk.id for p in on_milvus.search(question, k=3, mode=mode).passages]
             assert a == b, (question, mode)
+
+
+def test_a_collection_above_the_exact_search_limit_gets_an_hnsw_index(
+    milvus: Settings, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FLAT (exact) up to dense.EXACT_MAX_ROWS chunks, HNSW above, as for FAISS. The limit lowered
+    below this corpus's size, the next ingest recreates the collection with HNSW (milvus-lite
+    builds it with faiss), and the dense search still finds what the local store finds."""
+    build_index(milvus, embedder)
+    rows = _rows(milvus)
+    assert _dense_index(milvus) == "FLAT"
+    monkeypatch.setattr(dense, "EXACT_MAX_ROWS", len(rows) - 1)
+    build_index(milvus, embedder)
+    assert _dense_index(milvus) == "HNSW"
+    assert _rows(milvus) == rows
+    on_milvus = open_retriever(milvus, embedder, build_if_missing=False)
+    local = open_retriever(replace(milvus, store="local"), embedder, build_if_missing=False)
+    for question in ("长沙医保卡在哪家医院可以刷", "医保报销需要什么材料"):
+        a = [p.chunk.id for p in local.search(question, k=3, mode="dense").passages]
+        assert a == [p.chunk.id for p in on_milvus.search(question, k=3, mode="dense").passages]
+
+
+def _dense_index(s: Settings) -> str:
+    return MilvusClient(s.milvus_target).describe_index(s.milvus_collection, "dense")["index_type"]
 
 
 def test_region_filter_runs_in_milvus(milvus: Settings, embedder) -> None:
