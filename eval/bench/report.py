@@ -403,9 +403,10 @@ def _stores(s: dict) -> str:
     return (
         f"### Stores: local vs Milvus\n\nk={s['k']}, {s['questions']} questions; Milvus is milvus-lite "
         "(embedded, pure Python, over a file): the Milvus code path on one machine, not the path to "
-        "scale. Build: filling the store from vectors already embedded (Milvus: inserting, flushing "
-        "and loading, its dense index built); first search: one dense and one lexical query on the "
-        "cold store (milvus-lite builds a segment's BM25 index then).\n\n" + _table(header, rows)
+        "scale. Build: filling the store from vectors already embedded (Milvus: inserting and "
+        "flushing; milvus-lite then builds the dense index in the background); first search: one "
+        "dense and one lexical query on the cold store (milvus-lite builds a segment's BM25 index "
+        "then).\n\n" + _table(header, rows)
     )
 
 

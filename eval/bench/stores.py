@@ -4,9 +4,9 @@ synthetic chunks (10k; 100k in a full run).
 Milvus here is milvus-lite, a local process over a file in a temporary dir: it shows what the Milvus code
 path costs on one machine, not what a Milvus server does at scale (that is the reason to run one,
 README "When one machine is not enough"). Build is filling the store from an index already
-embedded (local: FAISS + BM25; Milvus: inserting every row, flushing, and loading the collection
-as a fresh `yibao serve` finds it, its dense index built); the first search is reported on its
-own (milvus-lite builds a segment's BM25 index then); search is one dense query (k=30, the
+embedded (local: FAISS + BM25; Milvus: inserting every row and flushing, after which milvus-lite
+builds the dense index in the background and brute force answers meanwhile); the first search is
+reported on its own (milvus-lite builds a segment's BM25 index then); search is one dense query (k=30, the
 retriever's candidate pool) and one lexical query per question, as the retriever asks them.
 """
 
@@ -27,7 +27,6 @@ from index.build import build_index
 from index.embedding import Embedder
 from index.lexical import BM25
 from index.stores import ChunkStore, open_store, sync_store
-from index.stores.milvus import connect
 from index.units import UnitTable
 from ingest.textnorm import tokenize
 from settings import Settings
@@ -85,7 +84,6 @@ def _both(
                 index = replace(index, dense=dense.build(index.vectors), lexical=BM25().fit(index.tokens))
             else:
                 sync_store(conf, index)
-                _reload(conf)
             build = time.perf_counter() - t0
             chunk_store = open_store(conf, index)
             t0 = time.perf_counter()
@@ -107,14 +105,6 @@ def _both(
         log(f"stores: {data} on {name}: build {row['build_seconds']} s, dense p50 {row['dense_p50_ms']} ms")
         out.append(row)
     return out
-
-
-def _reload(settings: Settings) -> None:
-    """Release and load the collection: loading builds every segment's dense index (milvus-lite
-    otherwise builds them in the background while brute force answers)."""
-    client = connect(settings)
-    client.release_collection(settings.milvus_collection)
-    client.load_collection(settings.milvus_collection)
 
 
 def _latencies(

@@ -14,6 +14,11 @@ stores score exactly the same terms; ``display`` keeps the readable text. Milvus
 analyzer over the folded text (its dictionary, without our words and stopwords) was measured
 first: hit@5 0.018 and hybrid hit@1 0.027 away from the local store on eval/questions.jsonl,
 outside the ±0.01 the stores must agree to. (milvus-lite offers no whitespace analyzer.)
+
+milvus-lite scores BM25 with each segment's own statistics (a TODO in its engine; Milvus documents
+corpus-wide ones): a collection filled at once is one segment and ranks like the local store, but
+the rows of later incremental updates are segments of their own whose lexical scores drift from
+it until `yibao ingest --store milvus --rebuild`.
 """
 
 from __future__ import annotations
