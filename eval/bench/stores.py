@@ -6,8 +6,9 @@ path costs on one machine, not what a Milvus server does at scale (that is the r
 README "When one machine is not enough"). Build is filling the store from an index already
 embedded (local: FAISS + BM25; Milvus: inserting every row and flushing, after which milvus-lite
 builds the dense index in the background and brute force answers meanwhile); the first search is
-reported on its own (milvus-lite builds a segment's BM25 index then); search is one dense query (k=30, the
-retriever's candidate pool) and one lexical query per question, as the retriever asks them.
+reported on its own (milvus-lite builds a segment's BM25 index then); search is one dense query
+(k=30, the retriever's candidate pool) and one lexical query per question, as the retriever asks
+them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from settings import Settings
 SIZES = (10_000, 100_000)
 QUICK_SIZES = (10_000,)
 CHUNKS_PER_DOC = 100
-# A Milvus fill estimated (from the previous size's) to take longer than this is not run.
+# A Milvus fill estimated (from the size before) to take longer than this is not run.
 MILVUS_FILL_CAP_SECONDS = 1800
 
 
