@@ -250,17 +250,24 @@ def _eval_config(
 
 def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     from eval.beir import evaluate_beir
-    from eval.report import BEIR_KEYS, table, write_json
+    from eval.report import BEIR_KEYS, store_gaps, table, write_json
     from index.embedding import load_embedder
 
     modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
-    result = evaluate_beir(args.beir, settings, load_embedder(settings), modes, args.limit)
-    runs = [{"config": {"name": m}, "metrics": result["results"][m]} for m in modes]
+    stores = tuple(args.store or [settings.store])
+    result = evaluate_beir(args.beir, settings, load_embedder(settings), modes, args.limit, stores=stores)
+    runs = [
+        {"config": {"name": label, "store": label.partition("@")[2] or stores[0]}, "metrics": metrics}
+        for label, metrics in result["results"].items()
+    ]
+    filled = ", ".join(f"{name} filled in {s} s" for name, s in result["store_fill_seconds"].items())
     print(
         f"{result['dataset']}: {result['queries']} queries, {result['passages']} passages, "
-        f"{result['chunks']} chunks, indexed in {result['index_seconds']} s"
+        f"{result['chunks']} chunks, indexed in {result['index_seconds']} s; {filled}"
     )
     print(table(runs, BEIR_KEYS))
+    if len(stores) > 1:
+        print(store_gaps(runs))
     if args.json:
         write_json(result, args.json)
     return 0

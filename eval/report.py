@@ -31,7 +31,9 @@ def table(runs: list[dict], keys: tuple[str, ...] = TABLE_KEYS) -> str:
 
 
 # Quality metrics that must agree between stores (answer length and latency may differ).
-PARITY_KEYS = tuple(k for k in TABLE_KEYS if not k.startswith(("latency", "median")))
+PARITY_KEYS = tuple(
+    k for k in dict.fromkeys((*TABLE_KEYS, *BEIR_KEYS)) if not k.startswith(("latency", "median"))
+)
 PARITY_TOLERANCE = 0.01
 
 

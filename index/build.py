@@ -18,7 +18,7 @@ from index.progress import EmbedProgress
 from index.stores import sync_store
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
-from ingest.records import AnswerUnit, Chunk, CorpusEdit, SkippedFile
+from ingest.records import AnswerUnit, Chunk, CorpusEdit, Document, SkippedFile
 from ingest.textnorm import tokenize
 from settings import Settings
 
@@ -186,16 +186,17 @@ def build_locked(
 
 
 def in_memory_manifest(
-    settings: Settings, embedder: Embedder, chunks: list[Chunk], documents: int
+    settings: Settings, embedder: Embedder, chunks: list[Chunk], docs: list[Document]
 ) -> store.Manifest:
-    """The manifest of an index built in memory only (evaluation sets, the benchmark)."""
+    """The manifest of an index built in memory only (evaluation sets, the benchmark); it lists
+    the documents' hashes, as a store filled from it (index/stores/) needs them."""
     return store.Manifest(
         model=embedder.name,
         model_fingerprint=embedder.fingerprint,
         dim=embedder.dim,
         chunker=chunker_config(settings),
-        files={},
-        counts={"documents": documents, "chunks": len(chunks)},
+        files={doc.doc_id: doc.sha256 for doc in docs},
+        counts={"documents": len(docs), "chunks": len(chunks)},
         index_kind=dense.choose_kind(len(chunks)),
     )
 

@@ -76,7 +76,7 @@ def measure_corpus(settings: Settings, embedder: Embedder, corpus: Path, sample:
         twin.encode_passages(picked)
         model[label] = (time.perf_counter() - t0) * scale
     known = dict.fromkeys(texts, embedder.encode_passages(["warm"])[0])
-    manifest = in_memory_manifest(conf, embedder, chunks, len(docs))
+    manifest = in_memory_manifest(conf, embedder, chunks, docs)
     t0 = time.perf_counter()
     index, _ = embed_index(chunks, embedder, manifest, units=units, known=known)
     seconds["indexing"] = time.perf_counter() - t0

@@ -14,6 +14,11 @@ stores score exactly the same terms; ``display`` keeps the readable text. Milvus
 analyzer over the folded text (its dictionary, without our words and stopwords) was measured
 first: hit@5 0.018 and hybrid hit@1 0.027 away from the local store on eval/questions.jsonl,
 outside the ±0.01 the stores must agree to. (milvus-lite offers no whitespace analyzer.)
+
+milvus-lite scores BM25 with each segment's own statistics (a TODO in its engine; Milvus documents
+corpus-wide ones): a collection filled at once is one segment and ranks like the local store, but
+the rows of later incremental updates are segments of their own whose lexical scores drift from
+it until `yibao ingest --store milvus --rebuild`.
 """
 
 from __future__ import annotations
@@ -188,8 +193,13 @@ def sync(settings: Settings, index: StoredIndex, *, rebuild: bool = False) -> No
             by_doc[chunk.doc_id].append(row)
         for doc_id, sha in sorted(files.items()):
             if present.get(doc_id) != sha:
-                _replace_document(client, name, index, doc_id, sha, by_doc.get(doc_id, []))
+                if doc_id in present:
+                    _delete_document(client, name, doc_id)
+                _insert_document(client, name, index, sha, by_doc.get(doc_id, []))
         client.alter_collection_properties(name, properties={RECORD: json.dumps(record)})
+        # Rows still in the write buffer are searched row by row (milvus-lite keeps up to 128 MB
+        # there); flushed, they are searched through the collection's indexes.
+        client.flush(name)
 
 
 def _create(client: MilvusClient, name: str, dim: int, kind: str) -> None:
@@ -245,10 +255,7 @@ def _delete_document(client: MilvusClient, name: str, doc_id: str) -> None:
     client.delete(name, filter=f"doc_id == {_literal(doc_id)}")
 
 
-def _replace_document(
-    client: MilvusClient, name: str, index: StoredIndex, doc_id: str, sha: str, rows: list[int]
-) -> None:
-    _delete_document(client, name, doc_id)
+def _insert_document(client: MilvusClient, name: str, index: StoredIndex, sha: str, rows: list[int]) -> None:
     records = [_row(index, row, sha) for row in rows]
     for start in range(0, len(records), INSERT_BATCH):
         client.insert(name, records[start : start + INSERT_BATCH])

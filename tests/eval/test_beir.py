@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,15 @@ def test_each_query_finds_its_passage_first(tiny: Path, settings, embedder, mode
 
 def test_limit_evaluates_the_first_queries_only(tiny: Path, settings, embedder) -> None:
     assert evaluate_beir(tiny, settings, embedder, ("lexical",), limit=2, progress=False)["queries"] == 2
+
+
+def test_the_milvus_store_scores_the_set_like_the_local_store(
+    tiny: Path, settings, embedder, tmp_path
+) -> None:
+    pytest.importorskip("pymilvus")
+    conf = replace(settings, data_dir=tmp_path / "data")
+    modes = ("dense", "lexical", "hybrid")
+    report = evaluate_beir(tiny, conf, embedder, modes, progress=False, stores=("local", "milvus"))
+    assert set(report["store_fill_seconds"]) == {"local", "milvus"}
+    for mode in modes:
+        assert report["results"][f"{mode}@milvus"] == report["results"][f"{mode}@local"]
