@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -95,25 +96,27 @@ class Answerer:
     ) -> list[_Candidate]:
         table = self.retriever.index.units
         s = self.settings
-        out: list[_Candidate] = []
-        for passage in result.passages:
-            chunk = passage.chunk
-            for row in table.within(chunk.doc_id, chunk.start, chunk.end):
-                cand = _block(table, row, passage, self._reach(passage))
-                if cand is None:
-                    continue
-                cosines = table.vectors[cand.rows] @ query_vector
-                # A list is as close as its lead-in or its items on average, whichever is closer.
-                cand.cosine = float(max(cosines[0], cosines[1:].mean() if len(cosines) > 1 else 0.0))
-                fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
-                typed = pattern is not None and pattern.search(fold(cand.text)) is not None
-                cand.score = (
-                    cand.cosine
-                    + s.answer_passage_weight * passage.score
-                    + s.answer_intent_bonus * fits
-                    + s.answer_type_bonus * typed
-                )
-                out.append(cand)
+        out = [
+            cand
+            for passage in result.passages
+            for row in table.within(passage.chunk.doc_id, passage.chunk.start, passage.chunk.end)
+            if (cand := _block(table, row, passage, self._reach(passage))) is not None
+        ]
+        # One product for every unit the candidates quote, not one per candidate.
+        rows = sorted({r for cand in out for r in cand.rows})
+        similarity = dict(zip(rows, (table.vectors[rows] @ query_vector).tolist(), strict=True))
+        for cand in out:
+            cosines = [similarity[r] for r in cand.rows]
+            # A list is as close as its lead-in or its items on average, whichever is closer.
+            cand.cosine = max(cosines[0], sum(cosines[1:]) / (len(cosines) - 1) if len(cosines) > 1 else 0.0)
+            fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
+            typed = pattern is not None and pattern.search(fold(cand.text)) is not None
+            cand.score = (
+                cand.cosine
+                + s.answer_passage_weight * cand.passage.score
+                + s.answer_intent_bonus * fits
+                + s.answer_type_bonus * typed
+            )
         for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):
             cand.score += s.answer_overlap_weight * overlap
         idf = self.retriever.index.lexical.idf
@@ -341,5 +344,6 @@ def _bigrams(text: str) -> set[str]:
     return {a + b for a, b in pairwise(chars)}
 
 
+@lru_cache(maxsize=65536)
 def _cjk_count(text: str) -> int:
     return len(CJK.findall(text))
