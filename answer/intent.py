@@ -14,7 +14,8 @@ from ingest.textnorm import fold
 YES_NO, HOW_TO, NUMBER, WHICH, WHY, OTHER = "yes_no", "how_to", "number", "which", "why", "other"
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (WHY, re.compile(r"为什么|为何|什么原因|why", re.I)),
+    # 「称之为什么」, 「表现为什么」, 「被誉为什么」 ask "as what", not why.
+    (WHY, re.compile(r"(?<![称之名算现成作译叫改定视誉变编聘])为什么|为何|什么原因|why", re.I)),
     (WHICH, re.compile(r"哪些|哪几|什么情况|什么条件|哪种情况|什么人|which|what kinds?", re.I)),
     (
         NUMBER,

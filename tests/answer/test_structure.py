@@ -24,6 +24,7 @@ from settings import ROOT
         ("家庭共济可以绑定哪些亲属", WHICH),
         ("为什么医保个人账户的余额比我实际交的钱少", WHY),
         ("医保个人账户", OTHER),
+        ("四川地区，将五月艾称之为什么？", OTHER),
     ],
 )
 def test_question_intent(question, intent):
