@@ -15,6 +15,8 @@ SCALE_ROWS = 1_000_000
 SCALE_P50_MS = 10.0
 SCALE_RECALL = 0.95
 SERVER_RESIDENT_GB = 0.7
+INGEST_SPEEDUP = 3.0
+INGEST_PEAK_GB = 1.5
 
 
 def _target(name: str, goal: str, value: str, met: bool | None) -> dict:
@@ -60,6 +62,9 @@ def targets(result: dict) -> list[dict]:
                 ingest["ingest_over_raw"] is not None and ingest["ingest_over_raw"] >= INGEST_OVER_RAW,
             )
         )
+    stages = result.get("stages")
+    if stages:
+        out += _ingest_stage_targets(stages["rows"])
     footprint = result.get("footprint")
     configured = result.get("settings", {}).get("backend")
     if footprint and configured in footprint["backends"]:
@@ -86,6 +91,33 @@ def targets(result: dict) -> list[dict]:
                     f"{row['kind']}: p50 {row['p50_ms']} ms, recall@10 {row['recall_at_10']}, "
                     f"{row['index_mib']} MiB",
                     row["p50_ms"] <= SCALE_P50_MS and row["recall_at_10"] >= SCALE_RECALL,
+                )
+            )
+    return out
+
+
+def _ingest_stage_targets(rows: dict) -> list[dict]:
+    out = []
+    for name, r in rows.items():
+        chars = r["source_chars_per_second"]
+        speedup = chars["after"] / chars["before"]
+        out.append(
+            _target(
+                f"ingest source chars/s, {name}",
+                f"≥ {INGEST_SPEEDUP:g} × before",
+                f"{chars['before']} → {chars['after']} = {speedup:.2f} ×",
+                speedup >= INGEST_SPEEDUP,
+            )
+        )
+        full = r.get("full_ingest")
+        if full:
+            gb = full["peak_rss_mib"] * 2**20 / 1e9
+            out.append(
+                _target(
+                    f"`yibao ingest` peak memory, {name}",
+                    f"≤ {INGEST_PEAK_GB:g} GB",
+                    f"{gb:.2f} GB ({full['peak_rss_mib']} MiB)",
+                    gb <= INGEST_PEAK_GB,
                 )
             )
     return out
