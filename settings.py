@@ -29,7 +29,7 @@ class Settings:
     # Texts × the longest text's tokens in one batch (padded tokens), at most: the model's working
     # memory grows with texts × length², and on CPU smaller batches of similar length are also
     # faster (BENCHMARKS.md, "Ingest by stage"). A longer text is a batch of its own.
-    embed_batch_tokens: int = 2048
+    embed_batch_tokens: int = 1024
     # Ingest embeds this many texts at a time (sorted by length inside), each window saved to the
     # embedding cache (data dir, embed_cache.sqlite3) at once; the cache keeps at most this many.
     embed_window: int = 256
