@@ -31,7 +31,8 @@ class Embedder(ABC):
         prompts: dict[str, str],
         batch_size: int = 32,
         query_cache_size: int = 256,
-        batch_tokens: int = 4096,
+        *,
+        batch_tokens: int,
     ) -> None:
         self._name = name
         self._fingerprint = fingerprint

@@ -64,7 +64,7 @@ class OnnxEmbedder(Embedder):
             record.prompts,
             settings.batch_size,
             settings.query_cache_size,
-            settings.embed_batch_tokens,
+            batch_tokens=settings.embed_batch_tokens,
         )
 
     @classmethod

@@ -30,7 +30,7 @@ class TorchEmbedder(Embedder):
             prompts,
             settings.batch_size,
             settings.query_cache_size,
-            settings.embed_batch_tokens,
+            batch_tokens=settings.embed_batch_tokens,
         )
 
     @classmethod
