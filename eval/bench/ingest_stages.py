@@ -1,8 +1,9 @@
 """Where ingest time goes: reading, chunking, tokenising, the model, indexing (jieba, BM25,
 FAISS) and writing, on the cmrc2018_trial passages and on a synthetic 5 MB file made from
 corpus/ at bench time. The model before (batches of 32 texts whatever their length, one at a
-time on one thread: the ingest before issue 12) and after (`yibao ingest` now: batches capped
-by padded tokens, one per core at once), timed one after the other on the same texts. The 5 MB
+time on one thread: the ingest before issue 12) and after (the batching of `yibao ingest` now:
+batches capped by padded tokens, one per core at once), timed one after the other on the same
+texts, each sorted by length at once (`yibao ingest` sorts within windows of 256). The 5 MB
 file's model time is measured on a spread-out sample of its texts and projected to all of them;
 then `yibao ingest` runs on the whole file in a subprocess, for its time and peak memory.
 """
