@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -141,12 +140,11 @@ def _retriever_filled(settings: Settings) -> Retriever:
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from index.build import build_index, plan_ingest
     from index.embedding import load_embedder
+    from index.embedding.threads import for_ingest
 
     if args.store:
         settings = replace(settings, store=args.store)
-    # One forward pass per core is the serving rule; an ingest has the machine to itself, so each
-    # pass uses every core (BENCHMARKS.md, "Ingest").
-    embedder = load_embedder(settings).with_threads(os.cpu_count() or 1)
+    embedder = for_ingest(load_embedder(settings))
     if args.dry_run:
         print(plan_ingest(settings, embedder, rebuild=args.rebuild).summary())
         return 0

@@ -26,6 +26,10 @@ class Settings:
     chunk_max: int = 400
     chunk_overlap: int = 60
     batch_size: int = 32
+    # Texts × the longest text's tokens in one batch (padded tokens), at most: the model's working
+    # memory grows with texts × length², and on CPU smaller batches of similar length are also
+    # faster (BENCHMARKS.md, "Ingest by stage"). A longer text is a batch of its own.
+    embed_batch_tokens: int = 1024
     # Ingest embeds this many texts at a time (sorted by length inside), each window saved to the
     # embedding cache (data dir, embed_cache.sqlite3) at once; the cache keeps at most this many.
     embed_window: int = 256

@@ -2,11 +2,11 @@
 
 ``run_bench(settings, quick)`` returns one JSON-able dict; ``render_markdown`` turns it into the
 tables of BENCHMARKS.md. Parts: ``inprocess`` (floor, retrieval, ask per stage, cached repeat,
-thread settings), ``http_load``, ``ingest``, ``stages`` (ingest time by stage, one thread per
-pass vs every core), ``backends`` (torch, onnx fp32 and int8 side by side), ``footprint`` (a
-server's start-up time and resident memory per backend), ``stores`` (local vs Milvus: build and
-search, corpus and synthetic chunks), ``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report``
-holds the targets and tables.
+thread settings), ``http_load``, ``ingest``, ``stages`` (ingest time by stage, the batching
+before and after issue 12, `yibao ingest`'s peak memory on a 5 MB file), ``backends`` (torch,
+onnx fp32 and int8 side by side), ``footprint`` (a server's start-up time and resident memory
+per backend), ``stores`` (local vs Milvus: build and search, corpus and synthetic chunks),
+``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report`` holds the targets and tables.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,10 +31,14 @@ class Embedder(ABC):
         prompts: dict[str, str],
         batch_size: int = 32,
         query_cache_size: int = 256,
+        *,
+        batch_tokens: int,
     ) -> None:
         self._name = name
         self._fingerprint = fingerprint
         self._batch_size = max(1, batch_size)
+        self._batch_tokens = max(1, batch_tokens)
+        self._parallel = 1
         self._prompts_text = dict(prompts)
         self.passage_prompt = _pick_prompt(prompts, _PASSAGE_PROMPTS)
         self.query_prompt = _pick_prompt(prompts, _QUERY_PROMPTS)
@@ -66,6 +70,10 @@ class Embedder(ABC):
         input order, batched by length; no cache and no limit on concurrent passes (the floor)."""
 
     @abstractmethod
+    def token_counts(self, texts: list[str], prompt_name: str | None) -> list[int]:
+        """How many tokens the model sees for each text (prompt included, truncated)."""
+
+    @abstractmethod
     def with_threads(self, threads: int) -> Embedder:
         """The same model whose forward passes use ``threads`` threads (for the benchmark)."""
 
@@ -76,25 +84,38 @@ class Embedder(ABC):
         return twin
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Normalized float32 embeddings, shape ``(len(texts), dim)``."""
+        """Normalized float32 embeddings, shape ``(len(texts), dim)``, in batches bounded by tokens,
+        ``with_parallel_batches`` of them at a time."""
         texts = list(texts)
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         if not texts:
             return out
+        batches = self._batches(self.token_counts(texts, self.passage_prompt))
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc="embedding", unit="passage")
         try:
-            for idx in self._batches(texts):
-                out[idx] = self._encode([texts[i] for i in idx], self.passage_prompt)
-                if bar is not None:
-                    bar.update(len(idx))
+            with ThreadPoolExecutor(self._parallel) as pool:
+                encoded = pool.map(
+                    lambda idx: self._encode([texts[i] for i in idx], self.passage_prompt), batches
+                )
+                for idx, vectors in zip(batches, encoded, strict=True):
+                    out[idx] = vectors
+                    if bar is not None:
+                        bar.update(len(idx))
         finally:
             if bar is not None:
                 bar.close()
         return out
+
+    def with_parallel_batches(self, batches: int) -> Embedder:
+        """The same model encoding up to ``batches`` batches of passages at once, each a pass of its
+        own (still at most one pass per core): for an ingest, which has the machine to itself."""
+        twin = copy.copy(self)
+        twin._parallel = max(1, batches)
+        return twin
 
     @property
     def passage_prompt_text(self) -> str:
@@ -130,17 +151,32 @@ class Embedder(ABC):
             vectors = self.forward(texts, prompt_name)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
-    def _batches(self, texts: list[str]) -> Iterator[list[int]]:
-        """Indexes of ``texts`` in batches, longest first as sentence-transformers does, so that each
-        batch pads to similar lengths."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), self._batch_size):
-            yield order[start : start + self._batch_size]
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indexes of texts of ``lengths`` tokens in batches (see ``token_batches``)."""
+        return token_batches(lengths, self._batch_tokens, self._batch_size)
 
     def _set_cache(self, size: int) -> None:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = max(0, size)
         self._cache_lock = threading.Lock()
+
+
+def token_batches(lengths: list[int], max_tokens: int, max_texts: int) -> list[list[int]]:
+    """Indexes of texts of ``lengths`` tokens, longest first, in batches of at most ``max_texts``
+    whose padded size (texts × the longest) stays within ``max_tokens``; a text longer than that
+    is a batch of its own. The model's working memory grows with texts × length² (attention), so
+    this bounds it, and sorted batches pad little."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if (
+            batches
+            and len(batches[-1]) < max_texts
+            and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens
+        ):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _pick_prompt(prompts: dict[str, str], names: tuple[str, ...]) -> str | None:

@@ -53,15 +53,18 @@ class OnnxEmbedder(Embedder):
         self._session = _session(path, threads_per_pass(settings.threads))
         dim = self._session.get_inputs()[0].shape[-1]
         self._words = WordEmbeddings(path.parent / WORDS_FILE, dim)
-        self._tokenizer = FolderTokenizer(
-            folder / record.tokenizer, record.max_seq_length, record.pad_id, record.pad_token
-        )
+        self._tokenizer = FolderTokenizer(folder / record.tokenizer, record.max_seq_length, record.pad_id)
         self._prompts = record.prompts
         # Its vectors are not bit-identical to torch's: an index built on one backend is rebuilt,
         # not silently reused, on another.
         fingerprint = f"{record.weights}-{self.tag}"
         super().__init__(
-            settings.model, fingerprint, record.prompts, settings.batch_size, settings.query_cache_size
+            settings.model,
+            fingerprint,
+            record.prompts,
+            settings.batch_size,
+            settings.query_cache_size,
+            batch_tokens=settings.embed_batch_tokens,
         )
 
     @classmethod
@@ -108,11 +111,14 @@ class OnnxEmbedder(Embedder):
         """The tokenizer alone (the benchmark times it apart from the forward pass)."""
         return self._tokenizer
 
+    def token_counts(self, texts: list[str], prompt_name: str | None) -> list[int]:
+        return [len(ids) for ids in self._tokenizer.encode(self._prompted(texts, prompt_name))]
+
     def forward(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
-        prefix = self._prompts.get(prompt_name, "") if prompt_name else ""
+        ids = self._tokenizer.encode(self._prompted(texts, prompt_name))
         parts = []
-        for idx in self._batches(texts):
-            tokens = self._tokenizer([prefix + texts[i] for i in idx])
+        for idx in self._batches([len(row) for row in ids]):
+            tokens = self._tokenizer.pad([ids[i] for i in idx])
             feeds = {
                 "inputs_embeds": self._words[tokens["input_ids"]],
                 "attention_mask": tokens["attention_mask"],
@@ -122,6 +128,10 @@ class OnnxEmbedder(Embedder):
         for idx, vectors in parts:
             out[idx] = vectors
         return out
+
+    def _prompted(self, texts: list[str], prompt_name: str | None) -> list[str]:
+        prefix = self._prompts.get(prompt_name, "") if prompt_name else ""
+        return [prefix + text for text in texts]
 
     def with_threads(self, threads: int) -> OnnxEmbedder:
         twin = copy.copy(self)

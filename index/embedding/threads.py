@@ -12,18 +12,31 @@ matrices (MMR over ~30 passages, sentence cosines), where waking BLAS threads co
 saves and their spinning competes with the encoder (fusion: 20 ms -> 0.7 ms). FAISS searches are
 held to one OpenMP thread by ``index.dense.search``. Each backend applies ``threads_per_pass`` to
 its own runtime (the onnxruntime session, or torch's per-process pool).
+
+An ingest has the machine to itself, and uses every core the same way: one batch per core at
+once, each on one thread, rather than each pass split across cores (``for_ingest``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from index.embedding.base import Embedder
 
 
 def threads_per_pass(threads: int = 0) -> int:
     """The intra-op thread count of one forward pass for ``Settings.threads`` (0 means 1;
     ``threads > 0`` is taken as given)."""
     return threads if threads > 0 else 1
+
+
+def for_ingest(embedder: Embedder) -> Embedder:
+    """The embedder `yibao ingest` runs: as many batches at once as there are cores."""
+    return embedder.with_parallel_batches(os.cpu_count() or 1)
 
 
 def limit_numpy_blas() -> None:

@@ -20,11 +20,18 @@ if TYPE_CHECKING:
 
 
 class TorchEmbedder(Embedder):
-    def __init__(self, model: SentenceTransformer, name: str, batch_size: int, query_cache_size: int) -> None:
+    def __init__(self, model: SentenceTransformer, name: str, settings: Settings) -> None:
         self._model = model
         self._threads: int | None = None
         prompts = getattr(model, "prompts", None) or {}
-        super().__init__(name, model_fingerprint(model), prompts, batch_size, query_cache_size)
+        super().__init__(
+            name,
+            model_fingerprint(model),
+            prompts,
+            settings.batch_size,
+            settings.query_cache_size,
+            batch_tokens=settings.embed_batch_tokens,
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> TorchEmbedder:
@@ -34,12 +41,12 @@ class TorchEmbedder(Embedder):
         n = threads_per_pass(settings.threads)
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
-        return cls(
-            load_sentence_transformer(settings),
-            settings.model,
-            settings.batch_size,
-            settings.query_cache_size,
-        )
+        return cls(load_sentence_transformer(settings), settings.model, settings)
+
+    def token_counts(self, texts: list[str], prompt_name: str | None) -> list[int]:
+        prefix = self._model.prompts.get(prompt_name, "") if prompt_name else ""
+        mask = self._model.tokenize([prefix + text for text in texts])["attention_mask"]
+        return [int(n) for n in mask.sum(dim=1)]
 
     def forward(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         import torch

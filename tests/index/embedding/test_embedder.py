@@ -3,6 +3,7 @@ configured backend (onnx by default) and checked against the others."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -65,6 +66,31 @@ def test_batching_keeps_input_order(embedder: Embedder) -> None:
     together = embedder.encode_passages(PASSAGES)
     one_by_one = np.stack([embedder.encode_passages([text])[0] for text in PASSAGES])
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_batches_never_exceed_the_token_cap(embedder: Embedder, settings: Settings) -> None:
+    """Long texts (past the model's 512 tokens) and short ones: every forward pass the model runs
+    holds at most YIBAO_EMBED_BATCH_TOKENS padded tokens, and the vectors are those of one text at
+    a time, also when batches run side by side."""
+    texts = [RELEVANT * n for n in (1, 2, 3, 5, 8, 13, 40, 40, 40)] + PASSAGES * 8
+    lengths = embedder.token_counts(texts, embedder.passage_prompt)
+    assert max(lengths) == 512 and min(lengths) < 10
+    passes: list[list[str]] = []
+    recording = copy.copy(embedder)
+
+    def forward(batch: list[str], prompt_name: str | None) -> np.ndarray:
+        passes.append(batch)
+        return embedder.forward(batch, prompt_name)
+
+    recording.forward = forward  # type: ignore[method-assign]
+    vectors = recording.with_parallel_batches(2).encode_passages(texts)
+    cap = settings.embed_batch_tokens
+    assert sorted(t for batch in passes for t in batch) == sorted(texts)
+    for batch in passes:
+        assert len(batch) * max(embedder.token_counts(batch, embedder.passage_prompt)) <= cap
+    assert len(passes) > 2
+    one_by_one = np.stack([embedder.encode_passages([text])[0] for text in texts])
+    np.testing.assert_allclose(vectors, one_by_one, atol=1e-5)
 
 
 def test_query_cache_returns_same_vector(embedder: Embedder) -> None:
