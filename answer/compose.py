@@ -160,22 +160,17 @@ class Answerer:
         return [opening, *rest]
 
     def _cite(self, chosen: list[_Candidate]) -> tuple[list[AnswerBlock], list[Citation]]:
-        """Number the cited passages in order; a passage whose quotes run past it (a list's later
-        items) is cited with its span widened to cover them, so a citation shows every word it backs."""
+        """Every block quotes the opening's passage, cited as [1]; when the quotes run past it (a
+        list's later items) its span widens to cover them, so the citation shows every word it backs."""
+        if not chosen:
+            return [], []
         table = self.retriever.index.units
-        numbers: dict[int, int] = {}
-        quoted: dict[int, list[AnswerUnit]] = {}
-        blocks = []
+        blocks, quoted = [], []
         for cand in chosen:
-            key = id(cand.passage)
-            numbers.setdefault(key, len(numbers) + 1)
             units = [table.units[row] for row in cand.rows]
-            quoted.setdefault(key, []).extend(units)
-            quotes = [_quote(unit, numbers[key]) for unit in units]
-            blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
-        passages = {id(c.passage): c.passage for c in chosen}
-        citations = [Citation(n, self._widened(passages[key], quoted[key])) for key, n in numbers.items()]
-        return blocks, citations
+            quoted.extend(units)
+            blocks.append(AnswerBlock(cand.kind, _quote(units[0], 1), [_quote(u, 1) for u in units[1:]]))
+        return blocks, [Citation(1, self._widened(chosen[0].passage, quoted))]
 
     def _widened(self, passage: Passage, units: list[AnswerUnit]) -> Passage:
         chunk = passage.chunk
@@ -240,16 +235,7 @@ def _same_section(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:
 def _local_coverage(terms: list[str], candidates: list[_Candidate]) -> list[float]:
     """Each candidate's share of the question's terms, each term weighted by how rare it is among
     the candidates: in passages that all say 「新农合」, 「三级医院」 is what tells them apart."""
-    texts = [fold(c.text) for c in candidates]
-    weights = {}
-    for term in dict.fromkeys(terms):
-        df = sum(term in text for text in texts)
-        if df:
-            weights[term] = math.log(1 + len(texts) / df)
-    total = sum(weights.values())
-    if not total:
-        return [0.0] * len(texts)
-    return [sum(w for t, w in weights.items() if t in text) / total for text in texts]
+    return _rarity_shares(terms, [fold(c.text) for c in candidates])
 
 
 def _passage_focus(
@@ -261,24 +247,32 @@ def _passage_focus(
     sentence that says 种子 (「种子宽卵形…」, its subject left out) is the answer. So a term in the
     passage's heading says nothing here, and a term counts by its idf times its rarity among the
     passage's candidates."""
-    terms = list(dict.fromkeys(terms))
     by_passage: dict[int, list[int]] = defaultdict(list)
     for i, cand in enumerate(candidates):
         by_passage[id(cand.passage)].append(i)
     out = [0.0] * len(candidates)
     for rows in by_passage.values():
         heading = fold(candidates[rows[0]].passage.chunk.section)
-        texts = [fold(candidates[i].text) for i in rows]
-        weights = {}
-        for term in terms:
-            df = sum(term in text for text in texts)
-            if df and term not in heading:
-                weights[term] = idf(term) * math.log(1 + len(texts) / df)
-        total = sum(weights.values())
-        if total > 0:
-            for i, text in zip(rows, texts, strict=True):
-                out[i] = sum(w for t, w in weights.items() if t in text) / total
+        own = [t for t in terms if t not in heading]
+        shares = _rarity_shares(own, [fold(candidates[i].text) for i in rows], idf)
+        for i, share in zip(rows, shares, strict=True):
+            out[i] = share
     return out
+
+
+def _rarity_shares(
+    terms: list[str], texts: list[str], idf: Callable[[str], float] = lambda _: 1.0
+) -> list[float]:
+    """Each text's share of ``terms``, a term weighted by ``idf`` times log(1 + texts / texts with it)."""
+    weights = {}
+    for term in dict.fromkeys(terms):
+        df = sum(term in text for text in texts)
+        if df:
+            weights[term] = idf(term) * math.log(1 + len(texts) / df)
+    total = sum(weights.values())
+    if total <= 0:
+        return [0.0] * len(texts)
+    return [sum(w for t, w in weights.items() if t in text) / total for text in texts]
 
 
 def _fit(cand: _Candidate, room: int) -> _Candidate | None:
