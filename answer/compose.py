@@ -102,13 +102,6 @@ class Answerer:
             for row in table.within(passage.chunk.doc_id, passage.chunk.start, passage.chunk.end)
             if (cand := _block(table, row, passage, self._reach(passage))) is not None
         ]
-        if wants_list(intent):
-            # Steps and cases are read as their list: an item on its own (「工作人员将为您查询…」,
-            # the last step) does not answer 「怎么查」 when the list it belongs to is there.
-            lists = {(id(c.passage), c.rows[0]) for c in out if c.kind == LIST}
-            out = [
-                c for c in out if c.kind == LIST or (id(c.passage), table.units[c.rows[0]].lead) not in lists
-            ]
         # One product for every unit the candidates quote, not one per candidate.
         rows = sorted({r for cand in out for r in cand.rows})
         similarity = dict(zip(rows, (table.vectors[rows] @ query_vector).tolist(), strict=True))
