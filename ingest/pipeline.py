@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # Stored indexes record this; bump it whenever cleaning, structure or chunking rules change what
 # chunks come out of the same files, so an index built by older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 7
+CHUNKER_VERSION = 8
 
 
 def read_corpus(corpus_dir: Path, edit: CorpusEdit | None = None) -> tuple[list[Document], list[SkippedFile]]:

@@ -82,6 +82,11 @@ def heading_rank(line: str) -> int | None:
     return QUESTION if _QUESTION.search(line) else PLAIN
 
 
+def reads_as_sentence(label: str) -> bool:
+    """Whether a section label is a sentence (a page's first line standing as its title), not a heading."""
+    return _SENTENCE_PUNCT.search(label) is not None
+
+
 def heading_label(line: str) -> str:
     """How a heading line appears in a section path: as written, minus Markdown's #s."""
     return _MARKDOWN_MARKER.sub("", line)

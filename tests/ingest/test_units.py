@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pipeline import chunk_document, read_corpus
+from ingest.records import Document
 from ingest.units import HEADING, ITEM, LEAD_IN
 from settings import ROOT, Settings
 
@@ -61,3 +62,18 @@ def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     lead = find(units, text, "支付宝查询步骤")
     steps = [u.text for u in units if u.lead == lead]
     assert steps[0].startswith("打开支付宝APP") and len(steps) == 4
+
+
+def test_a_page_without_headings_gives_its_units_the_subject_of_its_first_sentence(units_by_doc):
+    # A file that is one paragraph is titled by its first sentence, cut at 80 characters; a unit
+    # read alone needs only what that sentence is about, not all of it.
+    text, _ = units_by_doc["003_806fa7c8e5ae7b8f.txt"]
+    page = "湘潭农村合作医疗保险，简称新农合，" + "".join(text.split())
+    _, _, units = chunk_document(Document("page.txt", page, "0" * 64), Settings())
+    assert {u.context for u in units} == {"湘潭农村合作医疗保险"}
+
+
+def test_a_heading_is_a_units_context_as_written(units_by_doc):
+    text, units = units_by_doc["001_5f10bce1473421be.txt"]
+    row = find(units, text, "退休移民:")
+    assert units[row].context.startswith("1、退休移民")
