@@ -38,6 +38,13 @@ _LIST_REACH = 600
 # An opening this short (「…需要遵循一定的流程和条件。」) is read with the unit that follows it.
 _SHORT_OPENING = 60
 _NEAR_DUPLICATE = 0.6
+# A unit ending otherwise was cut from a longer sentence (at 「；」 or a long sentence's comma).
+_SENTENCE_END = re.compile(r"[。！？!?…][」』”\"’)）]*\s*$")
+# A sentence that opens by pointing back (「因此它有时也被称为笨蛋水果。」) says why or what only
+# together with the sentence before it.
+_POINTS_BACK = re.compile(r"^(?:因此|因而|所以|于是|故此|由此|为此|此时|这|此|但|然而|不过|在此)")
+# How many units of a cut sentence are read on with a quote that ends mid-sentence.
+_CONTINUATION = 3
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -132,6 +139,8 @@ class Answerer:
         s = self.settings
         table = self.retriever.index.units
         opening = _fit(candidates[0], s.answer_max_chars) or candidates[0]
+        opening = self._to_sentence_end(opening, s.answer_max_chars)
+        opening = self._with_antecedent(opening, s.answer_max_chars)
         chosen = [opening]
         announced = table.following(opening.rows[-1])
         if opening.kind == SENTENCE and announced is not None and len(opening.text) < _SHORT_OPENING:
@@ -151,13 +160,60 @@ class Answerer:
                 break
             if cand.score < opening.score - s.answer_margin:
                 continue
-            cand = _fit(cand, s.answer_max_chars - sum(len(c.text) for c in chosen))
-            if cand is None or any(_overlaps(table, cand, c) or _similar(cand.text, c.text) for c in chosen):
+            room = s.answer_max_chars - sum(len(c.text) for c in chosen)
+            cand = _fit(cand, room)
+            if cand is None:
                 continue
-            chosen.append(cand)
+            # Read on to the sentence's end unless that runs into a quote already chosen.
+            for quote in (self._to_sentence_end(cand, room), cand):
+                if not any(_overlaps(table, quote, c) or _similar(quote.text, c.text) for c in chosen):
+                    chosen.append(quote)
+                    break
         # The opening answers; the rest follow as the source has them.
         rest = sorted(chosen[1:], key=lambda c: table.units[c.rows[0]].start)
         return [opening, *rest]
+
+    def _to_sentence_end(self, cand: _Candidate, room: int) -> _Candidate:
+        """A sentence quote cut mid-sentence (「…作为上品；」, 「…的能力，」) read on to its sentence's
+        end, unit by unit, while it fits: the rest of the sentence is usually what was asked."""
+        if cand.kind != SENTENCE:
+            return cand
+        table = self.retriever.index.units
+        limit = cand.passage.chunk.end + self._reach(cand.passage)
+        rows, texts = list(cand.rows), list(cand.texts)
+        for _ in range(_CONTINUATION):
+            if _SENTENCE_END.search(texts[-1]):
+                break
+            last = table.units[rows[-1]]
+            row = table.following(rows[-1])
+            if row is None:
+                break
+            unit = table.units[row]
+            if unit.role != BODY or unit.start - last.end > 1 or unit.end > limit:
+                break
+            if sum(map(len, texts)) + len(unit.text) > room:
+                break
+            rows.append(row)
+            texts.append(unit.text)
+        return replace(cand, rows=rows, texts=texts) if len(rows) > len(cand.rows) else cand
+
+    def _with_antecedent(self, cand: _Candidate, room: int) -> _Candidate:
+        """A sentence quote that opens by pointing back, with the sentence before it when it fits."""
+        if cand.kind != SENTENCE or not _POINTS_BACK.match(fold(cand.texts[0])):
+            return cand
+        table = self.retriever.index.units
+        row = table.preceding(cand.rows[0])
+        if row is None:
+            return cand
+        unit, first = table.units[row], table.units[cand.rows[0]]
+        if (
+            unit.role != BODY
+            or first.start - unit.end > 1
+            or unit.start < cand.passage.chunk.start
+            or len(unit.text) + len(cand.text) > room
+        ):
+            return cand
+        return replace(cand, rows=[row, *cand.rows], texts=[unit.text, *cand.texts])
 
     def _cite(self, chosen: list[_Candidate]) -> tuple[list[AnswerBlock], list[Citation]]:
         """Every block quotes the opening's passage, cited as [1]; when the quotes run past it (a

@@ -45,6 +45,15 @@ class UnitTable:
             i += 1
         return out
 
+    def preceding(self, row: int) -> int | None:
+        """The row of the last unit of the same document that ends before this one starts, or None."""
+        unit = self.units[row]
+        rows = self._by_doc[unit.doc_id]
+        i = bisect.bisect_left(self._starts[unit.doc_id], unit.start) - 1
+        while i >= 0 and self.units[rows[i]].end > unit.start:
+            i -= 1
+        return rows[i] if i >= 0 else None
+
     def following(self, row: int) -> int | None:
         """The row of the first unit of the same document after this one ends, or None."""
         unit = self.units[row]

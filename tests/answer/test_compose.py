@@ -220,3 +220,16 @@ def test_answer_json_has_the_documented_keys(ask):
     assert all(citation_keys <= set(c) for c in data["citations"])
     assert data["answer"].count("[1]") >= 1
     assert Path(CORPUS / data["citations"][0]["doc"]).is_file()
+
+
+def test_a_sentence_cut_at_a_semicolon_is_quoted_to_its_end(ask):
+    # 「醫保卡分兩個帳戶,個人帳戶,…;統籌帳戶,…」: the opening names both accounts, not only the first.
+    opening = ask("醫保卡分成哪兩個帳戶").blocks[0].text
+    assert "個人帳戶" in opening and "統籌帳戶" in opening, opening
+
+
+def test_a_sentence_that_points_back_opens_with_the_sentence_it_points_to(ask):
+    # 「但也有一些地区的…村卫生室、卫生所为60%。」 answers only after the sentence it qualifies.
+    opening = ask("在村卫生室看病,新农合能报多少比例").blocks[0]
+    assert not opening.sentence.source.startswith("但"), opening.text
+    assert "70%或80%" in opening.text and "60%" in opening.text, opening.text
