@@ -171,7 +171,7 @@ class Answerer:
                     break
         # The opening answers; the rest follow as the source has them.
         rest = sorted(chosen[1:], key=lambda c: table.units[c.rows[0]].start)
-        return [opening, *rest]
+        return _join_running_text(table, [opening, *rest])
 
     def _to_sentence_end(self, cand: _Candidate, room: int) -> _Candidate:
         """A sentence quote cut mid-sentence (「…作为上品；」, 「…的能力，」) read on to its sentence's
@@ -275,6 +275,19 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
     if _cjk_count(text) < _MIN_SENTENCE_CJK or text.endswith(("?", "？")) or is_label(text):
         return None
     return _candidate(table, passage, [row], SENTENCE)
+
+
+def _join_running_text(table: UnitTable, blocks: list[_Candidate]) -> list[_Candidate]:
+    """Sentences quoted one right after the other in the source read as one quote, as they were
+    written (「…以头足类为食。体型较大的物种可能也以…为食。」), not as separate statements."""
+    out = [blocks[0]]
+    for block in blocks[1:]:
+        last, first = table.units[out[-1].rows[-1]], table.units[block.rows[0]]
+        if SENTENCE == out[-1].kind == block.kind and last.doc_id == first.doc_id and first.start == last.end:
+            out[-1] = replace(out[-1], rows=out[-1].rows + block.rows, texts=out[-1].texts + block.texts)
+        else:
+            out.append(block)
+    return out
 
 
 def _candidate(table: UnitTable, passage: Passage, rows: list[int], kind: str) -> _Candidate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
 from pathlib import Path
@@ -233,3 +234,14 @@ def test_a_sentence_that_points_back_opens_with_the_sentence_it_points_to(ask):
     opening = ask("在村卫生室看病,新农合能报多少比例").blocks[0]
     assert not opening.sentence.source.startswith("但"), opening.text
     assert "70%或80%" in opening.text and "60%" in opening.text, opening.text
+
+
+def test_sentences_quoted_one_after_the_other_read_as_one_quote(ask):
+    # 「個人賬戶包括當年資金和歷年資金。」 and the definitions right after it are one passage of the
+    # source; the opening carries both definitions, cited once.
+    answer = ask("醫保個人賬戶的當年資金跟歷年資金有什麼不同?")
+    opening = answer.blocks[0]
+    assert "當年資金是指" in opening.text and "歷年資金是指" in opening.text, answer.text
+    assert opening.text.count("[1]") == 1
+    for a, b in itertools.pairwise(opening.quotes):
+        assert a.end == b.start
