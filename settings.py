@@ -46,7 +46,9 @@ class Settings:
     answer_overlap_weight: float = 0.1
     answer_focus_weight: float = 0.05
     answer_passage_weight: float = 0.5
-    answer_margin: float = 0.08
+    answer_margin: float = 0.09
+    # The sentence right after the opening joins it within this margin (reading on in the source).
+    answer_next_margin: float = 0.27
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
     # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」.

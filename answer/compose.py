@@ -155,10 +155,15 @@ class Answerer:
                 follow = _fit(follow, s.answer_max_chars - len(opening.text))
                 if follow is not None:
                     chosen.append(follow)
+        opening_end = table.units[opening.rows[-1]].end
         for cand in (c for c in candidates[1:] if c.passage is opening.passage):
             if len(chosen) >= s.answer_max_sentences:
                 break
-            if cand.score < opening.score - s.answer_margin:
+            # Reading on is natural: the sentence right after the opening, in its paragraph, may
+            # score lower (a new line starts something else: 「优点:可现场获取…」).
+            reads_on = cand.rows[0] == announced and table.units[announced].start == opening_end
+            margin = s.answer_next_margin if reads_on else s.answer_margin
+            if cand.score < opening.score - margin:
                 continue
             room = s.answer_max_chars - sum(len(c.text) for c in chosen)
             cand = _fit(cand, room)
