@@ -245,3 +245,11 @@ def test_sentences_quoted_one_after_the_other_read_as_one_quote(ask):
     assert opening.text.count("[1]") == 1
     for a, b in itertools.pairwise(opening.quotes):
         assert a.end == b.start
+
+
+def test_the_answer_reads_on_to_the_next_sentence_of_its_paragraph(ask):
+    # 「…系统将播报账户余额。建议避开高峰期(如9-11点)以减少等待时间。」: the advice after the
+    # hotline's instructions is what someone who cannot get through needs.
+    answer = ask("打医保热线查余额老是打不进去怎么回事")
+    assert "12333" in answer.blocks[0].text, answer.text
+    assert "避开高峰期" in answer.blocks[0].text, answer.text
