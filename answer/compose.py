@@ -194,7 +194,7 @@ class Answerer:
             if row is None:
                 break
             unit = table.units[row]
-            if unit.role != BODY or unit.start - last.end > 1 or unit.end > limit:
+            if not _runs_on(last, unit) or unit.end > limit:
                 break
             if sum(map(len, texts)) + len(unit.text) > room:
                 break
@@ -210,10 +210,9 @@ class Answerer:
         row = table.preceding(cand.rows[0])
         if row is None:
             return cand
-        unit, first = table.units[row], table.units[cand.rows[0]]
+        unit = table.units[row]
         if (
-            unit.role != BODY
-            or first.start - unit.end > 1
+            not _runs_on(unit, table.units[cand.rows[0]])
             or unit.start < cand.passage.chunk.start
             or len(unit.text) + len(cand.text) > room
         ):
@@ -280,6 +279,11 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
     if _cjk_count(text) < _MIN_SENTENCE_CJK or text.endswith(("?", "？")) or is_label(text):
         return None
     return _candidate(table, passage, [row], SENTENCE)
+
+
+def _runs_on(before: AnswerUnit, after: AnswerUnit) -> bool:
+    """Whether body text ``after`` continues ``before`` with at most one character between."""
+    return after.role == BODY and 0 <= after.start - before.end <= 1
 
 
 def _join_running_text(table: UnitTable, blocks: list[_Candidate]) -> list[_Candidate]:
