@@ -53,6 +53,9 @@ class Settings:
     answer_intent_bonus: float = 0.02
     # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」.
     answer_type_bonus: float = 0.04
+    # Added to a table-like row whose key the question names: 「三级医院:1000元以下…」 for
+    # 「去三级医院住院…」.
+    answer_key_bonus: float = 0.05
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
     abstain_threshold: float = 0.46
     cosine_floor: float = 0.84

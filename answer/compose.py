@@ -28,7 +28,7 @@ from index.timing import timed
 from index.units import UnitTable
 from ingest.records import AnswerUnit
 from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
-from ingest.units import BODY, HEADING, LEAD_IN, is_label
+from ingest.units import BODY, HEADING, LEAD_IN, is_label, key_of
 from settings import Settings
 
 _MIN_SENTENCE_CJK = 6
@@ -46,6 +46,10 @@ _POINTS_BACK = re.compile(r"^(?:因此|因而|所以|于是|故此|由此|为此
 # How many units of a cut sentence are read on with a quote that ends mid-sentence.
 _CONTINUATION = 3
 _WHITESPACE = re.compile(r"\s+")
+_BRACKETS = re.compile(r"[\s()（）\[\]【】「」“”\"']")
+# Table rows are keyed by names like 「三级医院」 or 「乡(镇)卫生院」; a key this short (「支付宝:」)
+# names a channel that a question may mention for something else (paying, not looking up: measured).
+_KEY_MIN_CHARS = 4
 
 
 @dataclass
@@ -87,7 +91,8 @@ class Answerer:
             evidence["unit_cosine"] = max((c.cosine for c in candidates), default=0.0)
             conf = confidence(evidence, self.settings, cross_lingual=not has_cjk(question))
             abstained = not candidates or conf < self.settings.abstain_threshold
-            chosen = [] if abstained else self._select(candidates, result.query_terms)
+            ranked = _whole_list_first(candidates, intent)
+            chosen = [] if abstained else self._select(ranked, result.query_terms)
             blocks, citations = self._cite(chosen)
         with timed(timings, "script"):
             convert = to_traditional if is_traditional(question) else to_simplified
@@ -110,6 +115,7 @@ class Answerer:
             if (cand := _block(table, row, passage, self._reach(passage))) is not None
         ]
         # One product for every unit the candidates quote, not one per candidate.
+        asked = _BRACKETS.sub("", fold(result.query))
         rows = sorted({r for cand in out for r in cand.rows})
         similarity = dict(zip(rows, (table.vectors[rows] @ query_vector).tolist(), strict=True))
         for cand in out:
@@ -123,6 +129,7 @@ class Answerer:
                 + s.answer_passage_weight * cand.passage.score
                 + s.answer_intent_bonus * fits
                 + s.answer_type_bonus * typed
+                + s.answer_key_bonus * _names_key(asked, cand.texts[0])
             )
         for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):
             cand.score += s.answer_overlap_weight * overlap
@@ -281,6 +288,18 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
     return _candidate(table, passage, [row], SENTENCE)
 
 
+def _whole_list_first(candidates: list[_Candidate], intent: str) -> list[_Candidate]:
+    """A how-to or which question whose best block is one item of a list opens with the list: one
+    step cut from three (「工作人员将为您查询并告知医保账户余额。」) does not say how."""
+    top = candidates[0] if candidates else None
+    if top is None or top.kind != SENTENCE or not wants_list(intent):
+        return candidates
+    for cand in candidates[1:]:
+        if cand.kind == LIST and cand.passage is top.passage and top.rows[0] in cand.rows[1:]:
+            return [cand, *(c for c in candidates if c is not cand)]
+    return candidates
+
+
 def _runs_on(before: AnswerUnit, after: AnswerUnit) -> bool:
     """Whether body text ``after`` continues ``before`` with at most one character between."""
     return after.role == BODY and 0 <= after.start - before.end <= 1
@@ -365,6 +384,15 @@ def _fit(cand: _Candidate, room: int) -> _Candidate | None:
             break
         keep, used = keep + 1, used + len(text)
     return replace(cand, rows=cand.rows[:keep], texts=cand.texts[:keep]) if keep >= 3 else None
+
+
+def _names_key(asked: str, text: str) -> bool:
+    """Whether ``text`` is a row keyed by a name the (folded, unbracketed) question contains."""
+    key = key_of(text)
+    if key is None:
+        return False
+    key = _BRACKETS.sub("", fold(key))
+    return len(key) >= _KEY_MIN_CHARS and key in asked
 
 
 def _has_terms(terms: list[str], cand: _Candidate) -> bool:

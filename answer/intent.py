@@ -15,7 +15,8 @@ YES_NO, HOW_TO, NUMBER, WHICH, WHY, OTHER = "yes_no", "how_to", "number", "which
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # 「称之为什么」, 「表现为什么」, 「被誉为什么」 ask "as what", not why.
-    (WHY, re.compile(r"(?<![称之名算现成作译叫改定视誉变编聘])为什么|为何|什么原因|why", re.I)),
+    # 「打不进去怎么回事」 asks what is going on, not how to do something.
+    (WHY, re.compile(r"(?<![称之名算现成作译叫改定视誉变编聘])为什么|为何|什么原因|怎么回事|why", re.I)),
     (WHICH, re.compile(r"哪些|哪几|什么情况|什么条件|哪种情况|什么人|which|what kinds?", re.I)),
     (
         NUMBER,
@@ -34,6 +35,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Yes/no questions are asked with 吗 too when they ask how ("怎么查吗" is rare; "能查吗" is not), so
 # a 吗 question that also asks how or how much is not a yes/no question.
 _STRONG_YES_NO = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有")
+# 「怎么查自己医保卡还剩多少钱」 asks how to look a number up: the number is the asker's own, the
+# documents hold the way to find it.
+_LOOK_UP = re.compile(r"(?:怎么|怎样|如何)(?:查|看|知道)")
 
 
 def question_intent(question: str) -> str:
@@ -41,6 +45,8 @@ def question_intent(question: str) -> str:
     q = fold(question)
     if _STRONG_YES_NO.search(q):
         return YES_NO
+    if _LOOK_UP.search(q):
+        return HOW_TO
     for intent, pattern in _RULES:
         if pattern.search(q):
             return intent

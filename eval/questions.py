@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.textnorm import fold
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,15 @@ class Question:
         return frozenset(i for i, a in enumerate(self.answers) if a.found_in(doc_id, text))
 
     def answered_by(self, answer_text: str) -> bool:
-        """The composed answer quotes an evidence string (up to simplified/traditional form)."""
-        folded = fold(answer_text)
-        return any(fold(a.evidence) in folded for a in self.answers)
+        """The composed answer quotes an evidence string, up to simplified/traditional form and
+        whitespace: an answer shows a quote on one line, so a label and its text that stand on
+        lines of their own (「網上查詢:\n參保人…」) read 「網上查詢: 參保人…」."""
+        folded = _unspaced(fold(answer_text))
+        return any(_unspaced(fold(a.evidence)) in folded for a in self.answers)
+
+
+def _unspaced(text: str) -> str:
+    return _WHITESPACE.sub("", text)
 
 
 def load_questions(path: Path) -> list[Question]:

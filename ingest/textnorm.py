@@ -44,6 +44,14 @@ _DOMAIN_WORDS = (
     "自助终端",
     "国家医保服务平台",
     "12333",
+    # Where people look things up; jieba's dictionary predates them (「微信里」 came out as one word).
+    "微信",
+    "公众号",
+    "小程序",
+    "北京通",
+    "粤省事",
+    "随申办",
+    "查悦社保",
 )
 for _word in _DOMAIN_WORDS:
     jieba.add_word(_word, freq=20000)
@@ -53,7 +61,7 @@ STOPWORDS = frozenset(
     """
     的 了 吗 呢 吧 啊 么 是 在 和 与 及 或 也 都 就 还 又 被 把 给 让 我 你 他 她 它 我们 你们 他们
     这 那 这个 那个 哪 哪里 哪些 什么 怎么 怎么样 怎样 如何 为什么 多少 几 能 能不能 可以 可不可以
-    会 要 需要 有 没有 不 请问 一下 一个 自己 之 以 于 而 等 如 若 则 对 从 到 向 个
+    会 要 需要 有 没有 不 请问 一下 一个 自己 之 以 于 而 等 如 若 则 对 从 到 向 个 里
     a an the is are do does how what can i my of to in for on and or with
     """.split()
 )

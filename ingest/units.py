@@ -69,7 +69,7 @@ _FIRST_CLAUSE = re.compile(r"[，,。（(；;：:]")
 # 「参加城镇职工基本医疗保险的退休人员;」: an entry of a list written as one sentence.
 _CLAUSE_END = re.compile(r"[；;]\s*$")
 # 「准备材料 :需提供…」: a flattened list entry, a short key and a colon before its text.
-_KEYED = re.compile(r"[^\s，,。；;:：]{2,16}\s*[:：]\S")
+_KEYED = re.compile(r"([^\s，,。；;:：]{2,16})\s*[:：]\S")
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,12 @@ def _split_labels(
         style = None
         cursor = gap.end()
     yield cursor, end, style, title and is_label(text[cursor:end])
+
+
+def key_of(text: str) -> str | None:
+    """The key of a row written 「key:text」 (「三级医院:1000元以下的费用报销20%;」), if it is one."""
+    match = _KEYED.match(text)
+    return match.group(1) if match else None
 
 
 def is_label(text: str) -> bool:

@@ -19,6 +19,8 @@ from settings import ROOT
         ("医保卡里的钱能不能取出来", YES_NO),
         ("在厦门交的医保去其他城市能用吗", YES_NO),
         ("醫保卡餘額怎麼查", HOW_TO),
+        ("微信里怎么查自己医保卡还剩多少钱", HOW_TO),
+        ("打医保热线查余额老是打不进去怎么回事", WHY),
         ("新农合在二级医院住院报销多少", NUMBER),
         ("医保服务热线电话是多少", NUMBER),
         ("家庭共济可以绑定哪些亲属", WHICH),
@@ -81,6 +83,28 @@ def test_a_how_to_question_gets_its_steps_as_a_list(answerer):
     steps = answer.blocks[0].items
     assert len(steps) >= 3
     assert "准备材料" in steps[0].source
+
+
+@pytest.mark.parametrize(
+    ("question", "row", "rate"),
+    [
+        ("去三级医院住院,新农合能报几成?", "三级医院", "20%"),
+        ("新农合在二级医院住院报销多少", "二级医院", "55%"),
+    ],
+)
+def test_a_question_naming_a_table_row_opens_with_that_row(answerer, question, row, rate):
+    # 湘潭's table keys each row by the kind of hospital (「三级医院:1000元以下的费用报销20%;…」).
+    answer = answerer.ask(question)
+    opening = answer.blocks[0].text
+    assert opening.startswith(row) and rate in opening, answer.text
+    assert "大病" not in answer.text, answer.text
+
+
+def test_a_balance_question_gets_the_steps_not_one_step_cut_from_them(answerer):
+    answer = answerer.ask("医保卡余额怎么查")
+    assert answer.blocks[0].kind == LIST, answer.text
+    steps = answer.blocks[0].items
+    assert len(steps) >= 2 and "余额" in steps[-1].source, answer.text
 
 
 def test_no_answer_ends_on_a_lead_in_or_glues_a_list_marker(answerer):
