@@ -18,7 +18,7 @@ from index.stores.local import LocalStore
 from index.timing import timed
 from ingest.records import Chunk
 from ingest.regions import find_region
-from ingest.textnorm import tokenize
+from ingest.textnorm import query_terms
 from settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")
@@ -88,7 +88,7 @@ class Retriever:
         timings: dict[str, float] = {}
         ranked: dict[int, Passage] = {}
         vector = None
-        terms = tokenize(query)
+        terms = query_terms(query)
         if mode != "lexical":
             with timed(timings, "encode"):
                 vector = self.embedder.encode_query(query)

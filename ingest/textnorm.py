@@ -14,6 +14,8 @@ from functools import lru_cache
 import jieba
 import opencc
 
+from ingest.glossary import chinese_terms
+
 jieba.setLogLevel(logging.WARNING)
 
 _T2S = opencc.OpenCC("t2s")
@@ -109,3 +111,9 @@ def tokenize(text: str) -> list[str]:
     """Folded jieba search-mode terms without punctuation or stopwords."""
     terms = (w.strip() for w in jieba.cut_for_search(fold(text)))
     return [t for t in terms if t and t not in STOPWORDS and _TOKEN_OK.search(t)]
+
+
+def query_terms(question: str) -> list[str]:
+    """A question's terms: its own, and for its English words the Chinese terms the documents use
+    (ingest.glossary), so that an English question can match words at all."""
+    return tokenize(question) + [t for term in chinese_terms(question) for t in tokenize(term)]

@@ -134,6 +134,11 @@ def test_balance_question_is_answered_with_ways_to_look_it_up(ask):
     assert "家人" not in answer.text and "提取" not in answer.text, answer.text
 
 
+def test_an_english_question_is_answered_from_the_chinese_documents(ask):
+    answer = ask("How do I check my medical insurance balance by phone?")
+    assert "12333" in answer.blocks[0].text, answer.text
+
+
 def test_a_question_asking_how_to_look_up_a_number_gets_the_way_not_a_number(ask):
     # 「还剩多少钱」 is the asker's own balance: the documents hold where WeChat shows it.
     answer = ask("微信里怎么查自己医保卡还剩多少钱")

@@ -16,6 +16,15 @@ IN_DOMAIN = (
     "醫保卡餘額能不能提現",
 )
 OFF_TOPIC = ("明天北京会下雨吗", "红烧肉怎么做", "Python怎么读取文件", "今天股市行情怎么样")
+ENGLISH_IN_DOMAIN = (
+    "How do I check my medical insurance balance by phone?",
+    "Can my family members use the money in my medical insurance account?",
+)
+ENGLISH_OFF_TOPIC = (
+    "What is the weather in Paris?",
+    "How do I open a bank account?",
+    "What is the exchange rate of the dollar?",
+)
 
 
 def _confidence(answerer, question: str) -> tuple[float, dict[str, float]]:
@@ -67,6 +76,19 @@ def test_in_domain_questions_clear_the_threshold(answerer, settings, question):
 def test_off_topic_questions_fall_below_the_threshold(answerer, settings, question):
     conf, evidence = _confidence(answerer, question)
     assert conf < settings.abstain_threshold, (question, conf, evidence)
+
+
+@pytest.mark.parametrize("question", ENGLISH_IN_DOMAIN)
+def test_an_english_question_about_the_documents_is_answered(answerer, question):
+    answer = answerer.ask(question)
+    assert not answer.abstained, (question, answer.confidence, answer.evidence)
+
+
+@pytest.mark.parametrize("question", ENGLISH_OFF_TOPIC)
+def test_an_english_question_the_glossary_barely_knows_abstains(answerer, question):
+    # 「bank account」: only 「account」 is a word of these documents.
+    answer = answerer.ask(question)
+    assert answer.abstained, (question, answer.confidence, answer.evidence)
 
 
 def test_confidence_separates_in_domain_from_off_topic(answerer):
