@@ -114,8 +114,8 @@ class Answerer:
             for row in table.within(passage.chunk.doc_id, passage.chunk.start, passage.chunk.end)
             if (cand := _block(table, row, passage, self._reach(passage))) is not None
         ]
-        # One product for every unit the candidates quote, not one per candidate.
         asked = _BRACKETS.sub("", fold(result.query))
+        # One product for every unit the candidates quote, not one per candidate.
         rows = sorted({r for cand in out for r in cand.rows})
         similarity = dict(zip(rows, (table.vectors[rows] @ query_vector).tolist(), strict=True))
         for cand in out:
