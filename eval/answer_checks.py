@@ -13,14 +13,13 @@ from __future__ import annotations
 import re
 
 from answer.records import Answer
-from ingest.units import is_label
+from ingest.units import LEAD_IN_END, is_label
 
 _MARKER = (
     r"(?:[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:[、]|[.．](?!\d))|[(（]\d{1,2}[)）]|[①-⑳]|[•●▪]"
     r"|第[一二三四五六七八九十]{1,2}[，,、])"
 )
 _GLUED = re.compile(r"(?<=[\s。；;:：!！?？])" + _MARKER)
-_LEAD_IN = re.compile(r"[:：]\s*$")
 
 
 def glued_quotes(answer: Answer) -> int:
@@ -33,7 +32,7 @@ def dangling(answer: Answer) -> bool:
     if answer.abstained or not answer.sentences:
         return False
     last = answer.sentences[-1].source.strip()
-    return bool(_LEAD_IN.search(last)) or is_label(last)
+    return bool(LEAD_IN_END.search(last)) or is_label(last)
 
 
 def answer_chars(answer: Answer) -> int:

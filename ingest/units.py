@@ -51,7 +51,7 @@ _MARKER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _MAR
 # An inline marker starts a piece only where a new line of the original would have started.
 _INLINE_MARKER = re.compile(r"(?:(?<=\s)|(?<=[。；;:：!！?？]))(?:" + _MARKER.pattern + r")\s*")
 _LEADING_MARKER = re.compile(r"(?:" + _MARKER.pattern + r")\s*")
-_LEAD_IN_END = re.compile(r"[:：]\s*$")
+LEAD_IN_END = re.compile(r"[:：]\s*$")
 _LEAD_IN_PHRASE = re.compile(r"(?:如下|以下几[点种个条]|步骤)\s*$")
 # A lead-in that runs on into its list's title on the same line: cut after its colon.
 _LEAD_IN_COLON = re.compile(r"(?:如下|以下[^，,。；;:：]{0,12}|步骤|流程|方法|情形|条件|材料|包括)[:：]")
@@ -252,7 +252,7 @@ def _unit(text: str, piece: _Piece) -> Unit:
     span = text[piece.start : piece.end]
     if piece.label:
         role = HEADING
-    elif _LEAD_IN_END.search(span) or (_LEAD_IN_PHRASE.search(span) and piece.line_end):
+    elif LEAD_IN_END.search(span) or (_LEAD_IN_PHRASE.search(span) and piece.line_end):
         role = LEAD_IN
     else:
         role = BODY
