@@ -84,11 +84,12 @@ class Retriever:
         # A pool that does not depend on k keeps top(k) of a deeper search equal to a search with k;
         # a filter looks deeper, since most candidates may be about other places.
         n_candidates = max(self.settings.candidates, k) * (REGION_FILTER_DEPTH if region else 1)
-        named = region or find_region(query)
+        terms = query_terms(query)
+        # The terms carry the place an English question names (Xiamen → 厦门).
+        named = region or find_region(query) or find_region(" ".join(terms))
         timings: dict[str, float] = {}
         ranked: dict[int, Passage] = {}
         vector = None
-        terms = query_terms(query)
         if mode != "lexical":
             with timed(timings, "encode"):
                 vector = self.embedder.encode_query(query)

@@ -98,6 +98,20 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "xiangtan": ("湘潭",),
     "shanghai": ("上海",),
     "guangzhou": ("广州",),
+    "hangzhou": ("杭州",),
+    "nanjing": ("南京",),
+    "suzhou": ("苏州",),
+    "tianjin": ("天津",),
+    "chongqing": ("重庆",),
+    "chengdu": ("成都",),
+    "wuhan": ("武汉",),
+    "changsha": ("长沙",),
+    "xian": ("西安",),
+    "fuzhou": ("福州",),
+    "fujian": ("福建",),
+    "guangdong": ("广东",),
+    "hebei": ("河北",),
+    "hunan": ("湖南",),
 }
 # A glossary phrase, longest first, or any other English word (which has no Chinese terms).
 _WORDS = re.compile(

@@ -121,8 +121,11 @@ def test_a_question_naming_xiamen_is_answered_from_the_xiamen_source(answerer):
     assert "其他地区" not in answer.scope and "可能不同" not in answer.scope
 
 
-def test_a_city_the_corpus_lacks_is_told_whose_rules_it_reads(answerer):
-    answer = answerer.ask("杭州医保卡余额怎么查")
+@pytest.mark.parametrize(
+    "question", ["杭州医保卡余额怎么查", "How do I check my medical insurance balance in Hangzhou?"]
+)
+def test_a_city_the_corpus_lacks_is_told_whose_rules_it_reads(answerer, question):
+    answer = answerer.ask(question)
     assert not answer.abstained
     regions = {c.passage.chunk.region for c in answer.citations} - {None}
     assert "杭州可能不同" in answer.scope, answer.scope
