@@ -17,7 +17,6 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "social security": ("社保",),
     "personal account": ("个人账户",),
     "individual account": ("个人账户",),
-    "family members": ("家庭成员", "家人"),
     "family member": ("家庭成员", "家人"),
     "look up": ("查询",),
     "find out": ("查询",),
@@ -46,9 +45,8 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "parents": ("父母",),
     "children": ("儿童", "孩子"),
     "child": ("儿童", "孩子"),
-    "kids": ("儿童", "孩子"),
+    "kid": ("儿童", "孩子"),
     "student": ("学生",),
-    "students": ("学生",),
     "retired": ("退休",),
     "retire": ("退休",),
     "retirement": ("退休",),
@@ -69,7 +67,6 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "pay": ("缴费", "缴纳"),
     "payment": ("缴费", "缴纳"),
     "contribution": ("缴费", "缴纳"),
-    "contributions": ("缴费", "缴纳"),
     "transfer": ("转移",),
     "password": ("密码",),
     "online": ("网上", "线上"),
@@ -78,7 +75,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "money": ("钱", "资金"),
     "card": ("卡",),
     "medicine": ("药",),
-    "drugs": ("药",),
+    "drug": ("药",),
     "pharmacy": ("药店",),
     "chronic": ("慢性病", "慢特病"),
     "maternity": ("生育",),
@@ -86,9 +83,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "abroad": ("出境", "出国"),
     "emigrate": ("出境定居", "出国定居"),
     "cost": ("费用",),
-    "costs": ("费用",),
     "fee": ("费用",),
-    "fees": ("费用",),
     "per year": ("每年", "年度"),
     "annual": ("每年", "年度"),
     "xiamen": ("厦门",),
@@ -113,15 +108,20 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "hebei": ("河北",),
     "hunan": ("湖南",),
 }
-# A glossary phrase, longest first, or any other English word (which has no Chinese terms).
+# A glossary phrase, longest first, in the singular or with a plural 「s」 (「fees」, 「family
+# members」), or any other English word (which has no Chinese terms).
 _WORDS = re.compile(
-    r"\b(" + "|".join(re.escape(p) for p in sorted(GLOSSARY, key=len, reverse=True)) + r"|[a-z]+)\b", re.I
+    r"\b(?:(" + "|".join(re.escape(p) for p in sorted(GLOSSARY, key=len, reverse=True)) + r")s?|([a-z]+))\b",
+    re.I,
 )
 
 
 def translate(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """Each English word or glossary phrase of ``text`` with its Chinese terms (none if unknown)."""
-    return [(w.lower(), GLOSSARY.get(w.lower(), ())) for w in (m.group(1) for m in _WORDS.finditer(text))]
+    return [
+        (known.lower(), GLOSSARY[known.lower()]) if known else (other.lower(), ())
+        for known, other in (m.groups() for m in _WORDS.finditer(text))
+    ]
 
 
 def chinese_terms(text: str) -> list[str]:

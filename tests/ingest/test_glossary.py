@@ -17,3 +17,11 @@ def test_an_english_question_also_has_the_terms_the_documents_use() -> None:
 
 def test_a_chinese_question_keeps_exactly_its_own_terms() -> None:
     assert query_terms("醫保卡餘額怎麼查") == tokenize("醫保卡餘額怎麼查")
+
+
+def test_a_plural_reads_as_its_singular() -> None:
+    assert translate("fees for family members") == [
+        ("fee", ("费用",)),
+        ("for", ()),
+        ("family member", ("家庭成员", "家人")),
+    ]
