@@ -64,6 +64,10 @@ _YES_NO = re.compile(
     r"^(?:可以|不可以|能|不能|可|不可|是的|是|不是|不行|行|否|有|没有|沒有|無|无)[!！。,，]?$"
 )
 LABEL_MAX_CHARS = 16
+# Words a label never ends on: a particle or preposition whose object is still to come.
+_WANTS_MORE = re.compile(
+    r"(?:的|按照|按|依照|根[据據]|在|[对對]|把|被|[将將]|[与與]|和|及|或|[从從]|向|[给給]|由)\s*$"
+)
 SUBJECT_MAX_CHARS = 20
 _FIRST_CLAUSE = re.compile(r"[，,。（(；;：:]")
 # 「参加城镇职工基本医疗保险的退休人员;」: an entry of a list written as one sentence.
@@ -228,8 +232,15 @@ def key_of(text: str) -> str | None:
 
 
 def is_label(text: str) -> bool:
-    """A short run without punctuation: a heading or a label, not a statement."""
-    return len(text) <= LABEL_MAX_CHARS and not _PUNCT.search(text) and len(CJK.findall(text)) >= 2
+    """A short run without punctuation: a heading or a label, not a statement. A run ending on a
+    word that wants what follows (「退休人员按照本人养老金的 5%计入」, a figure lost in scraping) is
+    the head of a sentence, not a label."""
+    return (
+        len(text) <= LABEL_MAX_CHARS
+        and not _PUNCT.search(text)
+        and len(CJK.findall(text)) >= 2
+        and not _WANTS_MORE.search(text)
+    )
 
 
 def _lstrip(text: str, start: int, end: int) -> int:

@@ -264,3 +264,10 @@ def test_the_answer_reads_on_to_the_next_sentence_of_its_paragraph(ask):
     answer = ask("打医保热线查余额老是打不进去怎么回事")
     assert "12333" in answer.blocks[0].text, answer.text
     assert "避开高峰期" in answer.blocks[0].text, answer.text
+
+
+def test_a_rate_whose_sentence_lost_a_figure_in_scraping_is_still_quoted(ask):
+    # 「退休人員按照本人養老金的 5%計入。」 was cut at its gap into a "label" and a bare 「5%計入。」,
+    # so the retiree's rate could not be quoted; it is one list item of 「…資金劃入比例是:」 now.
+    answer = ask("退休人員的醫保卡每個月會打多少錢進去")
+    assert "退休人員按照本人養老金的 5%計入" in answer.text, answer.text

@@ -57,6 +57,15 @@ def test_a_bare_yes_opens_the_sentence_it_answers(units_by_doc):
     assert "厦门医保已实现全国" in units[yes].text
 
 
+def test_a_sentence_whose_figure_was_lost_in_scraping_is_not_cut_into_a_label(units_by_doc):
+    # 「退休人員按照本人養老金的 5%計入。」: the gap is where a figure was, and a label never ends on 的.
+    text, units = units_by_doc["004_2b5ac2e5e3100877.txt"]
+    row = find(units, text, "退休人員按照本人養老金的")
+    assert units[row].text == "退休人員按照本人養老金的 5%計入。"
+    assert units[row].role == ITEM
+    assert units[units[row].lead].text.startswith("個人賬戶(醫保卡)資金劃入比例是")
+
+
 def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     text, units = units_by_doc["001_5f10bce1473421be.txt"]
     lead = find(units, text, "支付宝查询步骤")
