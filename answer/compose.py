@@ -277,7 +277,9 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
             return _candidate(table, passage, [row, *said], LIST)
         # Else the first sentence it introduces, past any labels (「转移条件」) in between.
         following = table.following(row)
-        while following is not None and table.units[following].role == HEADING:
+        while following is not None and (
+            table.units[following].role == HEADING or is_label(table.units[following].text)
+        ):
             following = table.following(following)
         if following is None or table.units[following].role != BODY or not reachable(following):
             return None

@@ -271,3 +271,11 @@ def test_a_rate_whose_sentence_lost_a_figure_in_scraping_is_still_quoted(ask):
     # so the retiree's rate could not be quoted; it is one list item of 「…資金劃入比例是:」 now.
     answer = ask("退休人員的醫保卡每個月會打多少錢進去")
     assert "退休人員按照本人養老金的 5%計入" in answer.text, answer.text
+
+
+def test_a_lead_in_whose_list_opens_with_a_title_is_quoted_with_the_sentence_under_it(ask):
+    # 「医保卡内的资金性质为个人账户储蓄金,…具体规定如下:」 is followed by the title
+    # 「医保卡内资金性质与用途」 and a label before the first rule; the lead-in says what was asked
+    # and is quoted with that rule, not left out because a title stood in between.
+    opening = ask("医保卡里的钱是什么性质的").blocks[0].text
+    assert "个人账户储蓄金" in opening and "个人权益资金" in opening, opening
