@@ -28,7 +28,7 @@ from index.timing import timed
 from index.units import UnitTable
 from ingest.records import AnswerUnit
 from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
-from ingest.units import BODY, HEADING, LEAD_IN, is_label, key_of
+from ingest.units import BODY, HEADING, LEAD_IN, LEAD_IN_END, is_label, key_of
 from settings import Settings
 
 _MIN_SENTENCE_CJK = 6
@@ -50,6 +50,10 @@ _BRACKETS = re.compile(r"[\s()（）\[\]【】「」“”\"']")
 # Table rows are keyed by names like 「三级医院」 or 「乡(镇)卫生院」; a key this short (「支付宝:」)
 # names a channel that a question may mention for something else (paying, not looking up: measured).
 _KEY_MIN_CHARS = 4
+# A lead-in this short (「步骤:」, 「注意事项:」) says what kind of list follows, not what it is about.
+_BARE_LEAD_IN_CHARS = 4
+# A heading stands right above a lead-in when only line breaks lie between them.
+_HEADING_GAP = 4
 
 
 @dataclass
@@ -97,6 +101,7 @@ class Answerer:
         with timed(timings, "script"):
             convert = to_traditional if is_traditional(question) else to_simplified
             for block in blocks:
+                block.caption = convert(block.caption)
                 for quote in block.quotes:
                     # Shown on one line: a label and its text may stand on lines of their own.
                     quote.text = _WHITESPACE.sub(" ", convert(quote.source))
@@ -236,7 +241,9 @@ class Answerer:
         for cand in chosen:
             units = [table.units[row] for row in cand.rows]
             quoted.extend(units)
-            blocks.append(AnswerBlock(cand.kind, _quote(units[0], 1), [_quote(u, 1) for u in units[1:]]))
+            caption = _caption(table, cand.rows[0]) if cand.kind == LIST else ""
+            quotes = [_quote(u, 1) for u in units]
+            blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:], caption))
         return blocks, [Citation(1, self._widened(chosen[0].passage, quoted))]
 
     def _widened(self, passage: Passage, units: list[AnswerUnit]) -> Passage:
@@ -300,6 +307,19 @@ def _whole_list_first(candidates: list[_Candidate], intent: str) -> list[_Candid
         if cand.kind == LIST and cand.passage is top.passage and top.rows[0] in cand.rows[1:]:
             return [cand, *(c for c in candidates if c is not cand)]
     return candidates
+
+
+def _caption(table: UnitTable, row: int) -> str:
+    """The heading right above a bare lead-in (「步骤:」 under 「医保经办机构窗口查询」): what its list
+    is about. A lead-in that says more (「支付宝查询步骤:」) needs none."""
+    lead_in = table.units[row]
+    before = table.preceding(row)
+    if len(LEAD_IN_END.sub("", lead_in.text)) > _BARE_LEAD_IN_CHARS or before is None:
+        return ""
+    heading = table.units[before]
+    if heading.role != HEADING or lead_in.start - heading.end > _HEADING_GAP:
+        return ""
+    return heading.text.strip()
 
 
 def _runs_on(before: AnswerUnit, after: AnswerUnit) -> bool:

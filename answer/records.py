@@ -61,11 +61,15 @@ SENTENCE, LIST = "sentence", "list"
 
 @dataclass
 class AnswerBlock:
-    """A quoted sentence, or a list: its lead-in (``sentence``) and its items, each quoted whole."""
+    """A quoted sentence, or a list: its lead-in (``sentence``) and its items, each quoted whole.
+
+    ``caption`` names what a list under a bare lead-in (「步骤:」) is about: the heading right above
+    it (「医保经办机构窗口查询」). It is shown, not quoted: answers quote no headings."""
 
     kind: str
     sentence: AnswerSentence
     items: list[AnswerSentence] = field(default_factory=list)
+    caption: str = ""
 
     @property
     def quotes(self) -> list[AnswerSentence]:
@@ -78,10 +82,17 @@ class AnswerBlock:
         if self.kind == SENTENCE:
             return "".join(q.text for q in self.quotes) + f"[{self.sentence.citation}]"
         lines = [f"{q.text}[{q.citation}]" for q in self.quotes]
+        if self.caption:
+            lines[0] = f"【{self.caption}】{lines[0]}"
         return "\n".join([lines[0], *(f"- {line}" for line in lines[1:])])
 
     def to_dict(self) -> dict:
-        return {"type": self.kind, **self.sentence.to_dict(), "items": [q.to_dict() for q in self.items]}
+        return {
+            "type": self.kind,
+            **self.sentence.to_dict(),
+            "items": [q.to_dict() for q in self.items],
+            "caption": self.caption,
+        }
 
 
 @dataclass

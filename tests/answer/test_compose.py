@@ -279,3 +279,16 @@ def test_a_lead_in_whose_list_opens_with_a_title_is_quoted_with_the_sentence_und
     # and is quoted with that rule, not left out because a title stood in between.
     opening = ask("医保卡里的钱是什么性质的").blocks[0].text
     assert "个人账户储蓄金" in opening and "个人权益资金" in opening, opening
+
+
+def test_steps_under_a_bare_lead_in_are_shown_with_the_heading_they_belong_to(ask):
+    # 「步骤:」 alone does not say which way to look the balance up; the heading right above it
+    # (「医保经办机构窗口查询」) is shown as the list's caption, and not quoted.
+    answer = ask("医保卡余额怎么查")
+    block = answer.blocks[0]
+    assert block.kind == "list" and block.sentence.source.strip() == "步骤:", answer.text
+    heading = doc_text(block.sentence.doc_id)[: block.sentence.start].rstrip().splitlines()[-1].strip()
+    assert block.caption == heading
+    assert block.text.startswith(f"【{heading}】步骤:")
+    assert heading not in [q.source.strip() for q in block.quotes]
+    assert block.to_dict()["caption"] == heading

@@ -148,3 +148,13 @@ def test_a_list_answer_and_its_citation_opens_the_source_at_the_quoted_place(liv
     # The browser shows what it marked: the cited span, chunk labels aside.
     assert " ".join(cited.split()) == " ".join(source[start:end].split())
     expect(page.locator("#quote")).to_be_in_viewport()
+
+
+def test_a_list_of_steps_shows_which_way_it_is_for(live_server, new_page):
+    """The steps under a bare 「步骤:」 carry the heading above them as a caption, beside the quote."""
+    page = new_page(1000, 900)
+    page.goto(f"{live_server}/?q=医保卡余额怎么查")
+    caption = page.locator("#answer .block .caption").first
+    expect(caption).to_be_visible()
+    assert caption.inner_text().strip() == "医保经办机构窗口查询"
+    expect(page.locator("#answer .block").first).to_contain_text("步骤:")
