@@ -14,7 +14,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
 
@@ -52,6 +52,8 @@ _BRACKETS = re.compile(r"[\s()（）\[\]【】「」“”\"']")
 _KEY_MIN_CHARS = 4
 # A lead-in this short (「步骤:」, 「注意事项:」) says what kind of list follows, not what it is about.
 _BARE_LEAD_IN_CHARS = 4
+# How many headings and lead-ins a section's heading may stand above its first sentence.
+_SECTION_WALK = 4
 # A heading stands right above a lead-in when only line breaks lie between them.
 _HEADING_GAP = 4
 
@@ -66,6 +68,11 @@ class _Candidate:
     texts: list[str]
     cosine: float = 0.0
     score: float = 0.0
+    # Row → the heading an item stands for, when a lead-in's items are the sections it announces.
+    captions: dict[int, str] = field(default_factory=dict)
+    # For such a list, the heading of the lead-in's section: what the whole list is about, which its
+    # quotes (「以下是几种常见的查询方法:」, one way each) do not say.
+    about: str = ""
 
     @property
     def text(self) -> str:
@@ -101,8 +108,8 @@ class Answerer:
         with timed(timings, "script"):
             convert = to_traditional if is_traditional(question) else to_simplified
             for block in blocks:
-                block.caption = convert(block.caption)
                 for quote in block.quotes:
+                    quote.caption = convert(quote.caption)
                     # Shown on one line: a label and its text may stand on lines of their own.
                     quote.text = _WHITESPACE.sub(" ", convert(quote.source))
             scope = convert(_scope(citations, result.region))
@@ -119,6 +126,7 @@ class Answerer:
             for row in table.within(passage.chunk.doc_id, passage.chunk.start, passage.chunk.end)
             if (cand := _block(table, row, passage, self._reach(passage))) is not None
         ]
+        out.extend(self._overviews(result))
         asked = _BRACKETS.sub("", fold(result.query))
         # One product for every unit the candidates quote, not one per candidate.
         rows = sorted({r for cand in out for r in cand.rows})
@@ -142,6 +150,38 @@ class Answerer:
         for cand, focus in zip(out, _passage_focus(result.query_terms, out, idf), strict=True):
             cand.score += s.answer_focus_weight * focus
         return sorted(out, key=lambda c: -c.score)
+
+    def _overviews(self, result: SearchResult) -> list[_Candidate]:
+        """Lists of the sections a lead-in announces (「以下是几种常见的查询方法:」: 【电话查询】…,
+        【网上查询方法】…), for a passage that holds the lead-in or one of those sections, when the
+        question is about what the lead-in's section is about as a whole: 「医保卡余额怎么查」 is
+        answered by the ways, 「支付宝怎么查医保余额」 by the one it names. Each is built once, from
+        the best passage that leads to it; the citation widens to cover the lead-in."""
+        table = self.retriever.index.units
+        terms = list(dict.fromkeys(result.query_terms))
+        out, seen = [], set()
+        for passage in result.passages:
+            chunk = passage.chunk
+            reach = self._reach(passage)
+            for row in table.overviews.get(chunk.doc_id, []):
+                lead_in = table.units[row]
+                first, last = (table.units[r].start for r in (lead_in.sections[0], lead_in.sections[-1]))
+                inside = chunk.start <= lead_in.start < chunk.end
+                announced = reach > 0 and first <= chunk.start <= last + reach
+                if row in seen or not (inside or announced) or not _about_whole(terms, lead_in):
+                    continue
+                items = [
+                    (r, caption)
+                    for r, caption in _section_items(table, lead_in.sections)
+                    if table.units[r].end <= chunk.end + reach
+                ]
+                if len(items) >= 2:
+                    seen.add(row)
+                    cand = _candidate(table, passage, [row, *(r for r, _ in items)], LIST)
+                    cand.captions = {r: caption for r, caption in items if caption}
+                    cand.about = lead_in.context
+                    out.append(cand)
+        return out
 
     def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
         """The best block opens (with the list it announces, if it ends on one); then blocks nearly
@@ -179,7 +219,7 @@ class Answerer:
                 continue
             room = s.answer_max_chars - sum(len(c.text) for c in chosen)
             cand = _fit(cand, room)
-            if cand is None:
+            if cand is None or any(_from_quoted_list(table, cand, c) for c in chosen):
                 continue
             # Read on to the sentence's end unless that runs into a quote already chosen.
             for quote in (self._to_sentence_end(cand, room), cand):
@@ -241,18 +281,20 @@ class Answerer:
         for cand in chosen:
             units = [table.units[row] for row in cand.rows]
             quoted.extend(units)
-            caption = _caption(table, cand.rows[0]) if cand.kind == LIST else ""
-            quotes = [_quote(u, 1) for u in units]
-            blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:], caption))
+            captions = {cand.rows[0]: _caption(table, cand.rows[0])} if cand.kind == LIST else {}
+            captions.update(cand.captions)
+            quotes = [_quote(u, 1, captions.get(row, "")) for row, u in zip(cand.rows, units, strict=True)]
+            blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
         return blocks, [Citation(1, self._widened(chosen[0].passage, quoted))]
 
     def _widened(self, passage: Passage, units: list[AnswerUnit]) -> Passage:
         chunk = passage.chunk
+        start = min(chunk.start, *(u.start for u in units))
         end = max(chunk.end, *(u.end for u in units))
         document = self.retriever.index.document(chunk.doc_id)
-        if end == chunk.end or document is None:
+        if (start, end) == (chunk.start, chunk.end) or document is None:
             return passage
-        return replace(passage, chunk=replace(chunk, end=end, text=document.text[chunk.start : end]))
+        return replace(passage, chunk=replace(chunk, start=start, end=end, text=document.text[start:end]))
 
     def _reach(self, passage: Passage) -> int:
         # Without the document's text a widened citation could not show its words.
@@ -295,6 +337,36 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
     if _cjk_count(text) < _MIN_SENTENCE_CJK or text.endswith(("?", "？")) or is_label(text):
         return None
     return _candidate(table, passage, [row], SENTENCE)
+
+
+def _section_items(table: UnitTable, starts: tuple[int, ...]) -> list[tuple[int, str]]:
+    """For each section a lead-in announces, the unit that stands for it: its first sentence, with
+    the section's heading as its caption (「电话查询」: 「拨打当地医保部门的服务热线…」), or the
+    section's first unit itself when that already carries its sentence."""
+    out = []
+    for n, start in enumerate(starts):
+        end = table.units[starts[n + 1]].start if n + 1 < len(starts) else None
+        first = table.units[start]
+        if first.role != HEADING and not is_label(first.text) and _cjk_count(first.text) >= _MIN_SENTENCE_CJK:
+            out.append((start, ""))
+            continue
+        row = table.following(start)
+        for _ in range(_SECTION_WALK):
+            if row is None or (end is not None and table.units[row].start >= end):
+                break
+            unit = table.units[row]
+            if unit.role not in (HEADING, LEAD_IN) and not is_label(unit.text):
+                if _cjk_count(unit.text) >= _MIN_SENTENCE_CJK:
+                    out.append((row, first.text))
+                break
+            row = table.following(row)
+    return out
+
+
+def _about_whole(terms: list[str], lead_in: AnswerUnit) -> bool:
+    """Whether every term of the question is in the lead-in or the heading of its section."""
+    said = fold(f"{lead_in.context} {lead_in.text}")
+    return bool(terms) and all(term in said for term in terms)
 
 
 def _whole_list_first(candidates: list[_Candidate], intent: str) -> list[_Candidate]:
@@ -354,7 +426,7 @@ def _same_section(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:
 def _local_coverage(terms: list[str], candidates: list[_Candidate]) -> list[float]:
     """Each candidate's share of the question's terms, each term weighted by how rare it is among
     the candidates: in passages that all say 「新农合」, 「三级医院」 is what tells them apart."""
-    return _rarity_shares(terms, [fold(c.text) for c in candidates])
+    return _rarity_shares(terms, [fold(c.about + c.text) for c in candidates])
 
 
 def _passage_focus(
@@ -373,7 +445,7 @@ def _passage_focus(
     for rows in by_passage.values():
         heading = fold(candidates[rows[0]].passage.chunk.section)
         own = [t for t in terms if t not in heading]
-        shares = _rarity_shares(own, [fold(candidates[i].text) for i in rows], idf)
+        shares = _rarity_shares(own, [fold(candidates[i].about + candidates[i].text) for i in rows], idf)
         for i, share in zip(rows, shares, strict=True):
             out[i] = share
     return out
@@ -423,8 +495,16 @@ def _has_terms(terms: list[str], cand: _Candidate) -> bool:
     return any(t in text for t in terms)
 
 
-def _quote(unit: AnswerUnit, n: int) -> AnswerSentence:
-    return AnswerSentence(unit.text, unit.text, n, unit.doc_id, unit.start, unit.end)
+def _quote(unit: AnswerUnit, n: int, caption: str = "") -> AnswerSentence:
+    return AnswerSentence(unit.text, unit.text, n, unit.doc_id, unit.start, unit.end, caption.strip())
+
+
+def _from_quoted_list(table: UnitTable, cand: _Candidate, quoted: _Candidate) -> bool:
+    """Whether ``cand`` is one item of a list that ``quoted`` already quotes from: the last of the
+    window's three steps (「工作人员将为您查询并告知医保账户余额。」) after a list of ways whose
+    【线下查询方法】 quotes the first says nothing on its own."""
+    lead = table.units[cand.rows[0]].lead
+    return lead is not None and any(table.units[r].lead == lead for r in quoted.rows)
 
 
 def _overlaps(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:

@@ -36,7 +36,10 @@ class Citation:
 
 @dataclass
 class AnswerSentence:
-    """One quoted sentence: ``source`` is verbatim ``doc[start:end]``; ``text`` is what is shown."""
+    """One quoted sentence: ``source`` is verbatim ``doc[start:end]``; ``text`` is what is shown.
+
+    ``caption`` is the heading a quote stands under, shown before it and not quoted (answers quote
+    no headings): the heading above a bare 「步骤:」, or the section a list item stands for."""
 
     text: str
     source: str
@@ -44,6 +47,12 @@ class AnswerSentence:
     doc_id: str
     start: int
     end: int
+    caption: str = ""
+
+    @property
+    def line(self) -> str:
+        caption = f"【{self.caption}】" if self.caption else ""
+        return f"{caption}{self.text}[{self.citation}]"
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +62,7 @@ class AnswerSentence:
             "doc": self.doc_id,
             "start": self.start,
             "end": self.end,
+            "caption": self.caption,
         }
 
 
@@ -61,15 +71,11 @@ SENTENCE, LIST = "sentence", "list"
 
 @dataclass
 class AnswerBlock:
-    """A quoted sentence, or a list: its lead-in (``sentence``) and its items, each quoted whole.
-
-    ``caption`` names what a list under a bare lead-in (「步骤:」) is about: the heading right above
-    it (「医保经办机构窗口查询」). It is shown, not quoted: answers quote no headings."""
+    """A quoted sentence, or a list: its lead-in (``sentence``) and its items, each quoted whole."""
 
     kind: str
     sentence: AnswerSentence
     items: list[AnswerSentence] = field(default_factory=list)
-    caption: str = ""
 
     @property
     def quotes(self) -> list[AnswerSentence]:
@@ -81,18 +87,10 @@ class AnswerBlock:
         a list puts each item on a line of its own."""
         if self.kind == SENTENCE:
             return "".join(q.text for q in self.quotes) + f"[{self.sentence.citation}]"
-        lines = [f"{q.text}[{q.citation}]" for q in self.quotes]
-        if self.caption:
-            lines[0] = f"【{self.caption}】{lines[0]}"
-        return "\n".join([lines[0], *(f"- {line}" for line in lines[1:])])
+        return "\n".join([self.sentence.line, *(f"- {q.line}" for q in self.items)])
 
     def to_dict(self) -> dict:
-        return {
-            "type": self.kind,
-            **self.sentence.to_dict(),
-            "items": [q.to_dict() for q in self.items],
-            "caption": self.caption,
-        }
+        return {"type": self.kind, **self.sentence.to_dict(), "items": [q.to_dict() for q in self.items]}
 
 
 @dataclass

@@ -23,10 +23,14 @@ class UnitTable:
         self.vectors = vectors
         self._by_doc: dict[str, list[int]] = defaultdict(list)
         self.items: dict[int, list[int]] = defaultdict(list)
+        # Per document, the lead-ins that announce the sections after them.
+        self.overviews: dict[str, list[int]] = defaultdict(list)
         for row, unit in enumerate(self.units):
             self._by_doc[unit.doc_id].append(row)
             if unit.role == ITEM and unit.lead is not None:
                 self.items[unit.lead].append(row)
+            if unit.sections:
+                self.overviews[unit.doc_id].append(row)
         for rows in self._by_doc.values():
             rows.sort(key=lambda r: self.units[r].start)
         self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # Stored indexes record this; bump it whenever cleaning, structure, chunking or the terms BM25
 # indexes (ingest.textnorm.tokenize) change what comes out of the same files, so an index built by
 # older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 10
+CHUNKER_VERSION = 11
 
 
 def read_corpus(corpus_dir: Path, edit: CorpusEdit | None = None) -> tuple[list[Document], list[SkippedFile]]:
@@ -55,7 +55,9 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
     if doc.pages:
         chunks = [replace(chunk, page=doc.page_at(chunk.start)) for chunk in chunks]
     units = [
-        AnswerUnit(doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead, u.context)
+        AnswerUnit(
+            doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead, u.context, u.sections
+        )
         for u in document_units(doc.text, structure.blocks)
     ]
     return chunks, sections, units
@@ -70,5 +72,12 @@ def ingest_corpus(settings: Settings, edit: CorpusEdit | None = None) -> IngestR
         result.chunks.extend(chunks)
         result.sections += sections
         offset = len(result.units)
-        result.units.extend(replace(u, lead=None if u.lead is None else u.lead + offset) for u in units)
+        result.units.extend(
+            replace(
+                u,
+                lead=None if u.lead is None else u.lead + offset,
+                sections=tuple(row + offset for row in u.sections),
+            )
+            for u in units
+        )
     return result

@@ -68,7 +68,9 @@ class Chunk:
 class AnswerUnit:
     """A piece of a document an answer may quote (see ingest.units): ``text == doc[start:end]``.
 
-    ``lead`` is, for a list item, the position of its lead-in in the same list of units."""
+    ``lead`` is, for a list item, the position of its lead-in in the same list of units;
+    ``sections``, for a lead-in that announces the sections after it (「以下是几种常见的查询方法:」
+    then 「电话查询」, 「二、网上查询方法」…), the positions of their first units."""
 
     doc_id: str
     start: int
@@ -78,6 +80,7 @@ class AnswerUnit:
     lead: int | None = None
     # Its section heading (and a label right before it): what the unit is about when read alone.
     context: str = ""
+    sections: tuple[int, ...] = ()
 
     @property
     def embed_text(self) -> str:

@@ -86,6 +86,7 @@ class Unit:
     lead: int | None = None
     style: str | None = None
     context: str = ""
+    sections: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def document_units(text: str, blocks: list[Block]) -> list[Unit]:
     units = [_unit(text, p) for p in pieces]
     roots = [blocks[b].path[:1] for b in blocks_of]
     _link_lists(text, pieces, units, roots)
+    _link_sections(units, [blocks[b].path for b in blocks_of])
     return [replace(u, context=_context(text, units, n, blocks[blocks_of[n]])) for n, u in enumerate(units)]
 
 
@@ -290,6 +292,28 @@ def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], roots: list[
             ):
                 end = following.end
             units[j] = replace(units[j], end=end, role=ITEM, lead=i)
+
+
+def _link_sections(units: list[Unit], paths: list[tuple[str, ...]]) -> None:
+    """A lead-in that ends its section and is followed by sections of their own
+    (「以下是几种常见的查询方法:」, then 「电话查询」, 「二、网上查询方法」, 「三、现场查询方法」) announces
+    them: it records where each starts. Its siblings are the sections under the first heading
+    path the next unit has in common with it, up to where that path ends."""
+    for i, unit in enumerate(units):
+        if unit.role != LEAD_IN or i + 1 >= len(units) or paths[i + 1] == paths[i]:
+            continue
+        here, after = paths[i], paths[i + 1]
+        depth = next((k for k, (a, b) in enumerate(zip(here, after, strict=False)) if a != b), len(here))
+        if depth == 0 or depth >= len(after):
+            continue
+        starts: dict[str, int] = {}
+        for j in range(i + 1, len(units)):
+            path = paths[j]
+            if path[:depth] != after[:depth] or len(path) <= depth:
+                break
+            starts.setdefault(path[depth], j)
+        if 2 <= len(starts) <= MAX_ITEMS:
+            units[i] = replace(unit, sections=tuple(starts.values()))
 
 
 def _marked_items(units: list[Unit], roots: list, i: int) -> list[int]:

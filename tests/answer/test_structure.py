@@ -101,7 +101,7 @@ def test_a_question_naming_a_table_row_opens_with_that_row(answerer, question, r
 
 
 def test_a_balance_question_gets_the_steps_not_one_step_cut_from_them(answerer):
-    answer = answerer.ask("医保卡余额怎么查")
+    answer = answerer.ask("石家庄去医保窗口怎么查余额")
     assert answer.blocks[0].kind == LIST, answer.text
     steps = answer.blocks[0].items
     assert len(steps) >= 2 and "余额" in steps[-1].source, answer.text

@@ -153,8 +153,17 @@ def test_a_list_answer_and_its_citation_opens_the_source_at_the_quoted_place(liv
 def test_a_list_of_steps_shows_which_way_it_is_for(live_server, new_page):
     """The steps under a bare 「步骤:」 carry the heading above them as a caption, beside the quote."""
     page = new_page(1000, 900)
-    page.goto(f"{live_server}/?q=医保卡余额怎么查")
+    page.goto(f"{live_server}/?q=石家庄去医保窗口怎么查余额")
     caption = page.locator("#answer .block .caption").first
     expect(caption).to_be_visible()
     assert caption.inner_text().strip() == "医保经办机构窗口查询"
     expect(page.locator("#answer .block").first).to_contain_text("步骤:")
+
+
+def test_the_ways_to_look_the_balance_up_are_listed_each_under_its_heading(live_server, new_page):
+    page = new_page(1000, 900)
+    page.goto(f"{live_server}/?q=医保卡余额怎么查")
+    captions = page.locator("#answer ul.items li .caption")
+    expect(captions.first).to_be_visible()
+    assert captions.count() >= 3
+    assert any("电话" in text for text in captions.all_inner_texts())
