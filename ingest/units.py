@@ -115,6 +115,7 @@ def document_units(text: str, blocks: list[Block]) -> list[Unit]:
     roots = [blocks[b].path[:1] for b in blocks_of]
     _link_lists(text, pieces, units, roots)
     _link_sections(units, [blocks[b].path for b in blocks_of])
+    _drop_orphan_lead_ins(units, roots)
     return [replace(u, context=_context(text, units, n, blocks[blocks_of[n]])) for n, u in enumerate(units)]
 
 
@@ -314,6 +315,18 @@ def _link_sections(units: list[Unit], paths: list[tuple[str, ...]]) -> None:
             starts.setdefault(path[depth], j)
         if 2 <= len(starts) <= MAX_ITEMS:
             units[i] = replace(unit, sections=tuple(starts.values()))
+
+
+def _drop_orphan_lead_ins(units: list[Unit], roots: list[tuple[str, ...]]) -> None:
+    """A lead-in that ends its article with nothing under it (「…在以下特定情形下可申请提取:」, its
+    list lost in scraping, then the next article's title) introduces nothing: it is not quoted, as
+    a heading is not, rather than run on into the next article."""
+    led = {u.lead for u in units if u.lead is not None}
+    for i, unit in enumerate(units):
+        if unit.role != LEAD_IN or i in led or unit.sections:
+            continue
+        if i + 1 == len(units) or roots[i + 1] != roots[i]:
+            units[i] = replace(unit, role=HEADING)
 
 
 def _marked_items(units: list[Unit], roots: list, i: int) -> list[int]:

@@ -307,3 +307,10 @@ def test_steps_under_a_bare_lead_in_are_shown_with_the_heading_they_belong_to(as
     assert block.text.startswith(f"【{heading}】步骤:")
     assert heading not in [q.source.strip() for q in block.quotes]
     assert block.to_dict()["caption"] == heading
+
+
+def test_an_answer_does_not_run_on_into_the_next_article(ask):
+    # 「医保卡内资金在以下特定情形下可申请提取:」 ends its article with nothing under it; the next
+    # article (牡丹江's 经皮椎体成形术) has nothing to do with cash.
+    answer = ask("医保卡的钱要是违规提现了会怎么样")
+    assert "牡丹江" not in answer.text and "可申请提取:" not in answer.text, answer.text

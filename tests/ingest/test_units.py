@@ -66,6 +66,21 @@ def test_a_sentence_whose_figure_was_lost_in_scraping_is_not_cut_into_a_label(un
     assert units[units[row].lead].text.startswith("個人賬戶(醫保卡)資金劃入比例是")
 
 
+def test_a_lead_in_that_ends_its_article_with_nothing_under_it_is_not_quotable(units_by_doc):
+    # Its list was lost in scraping; the next line is the next article's title.
+    text, units = units_by_doc["000_aee2752afa523ed4.txt"]
+    row = find(units, text, "医保卡内资金在以下特定情形下可申请提取")
+    assert units[row].role == HEADING
+    assert text[units[row + 1].start : units[row + 1].end].startswith("2025年黑龙江牡丹江")
+
+
+def test_a_lead_in_announcing_sections_knows_where_each_starts(units_by_doc):
+    text, units = units_by_doc["003_806fa7c8e5ae7b8f.txt"]
+    row = find(units, text, "以下是几种常见的查询方法")
+    starts = [units[j].text for j in units[row].sections]
+    assert starts == ["电话查询", "线上查询方法", "线下查询方法"]
+
+
 def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     text, units = units_by_doc["001_5f10bce1473421be.txt"]
     lead = find(units, text, "支付宝查询步骤")
