@@ -27,6 +27,7 @@ from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
 from index.units import UnitTable
 from ingest.records import AnswerUnit
+from ingest.structure import is_floor
 from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
 from ingest.units import BODY, HEADING, LEAD_IN, LEAD_IN_END, is_label, key_of
 from settings import Settings
@@ -389,7 +390,7 @@ def _caption(table: UnitTable, row: int) -> str:
     if len(LEAD_IN_END.sub("", lead_in.text)) > _BARE_LEAD_IN_CHARS or before is None:
         return ""
     heading = table.units[before]
-    if heading.role != HEADING or lead_in.start - heading.end > _HEADING_GAP:
+    if heading.role != HEADING or lead_in.start - heading.end > _HEADING_GAP or is_floor(heading.text):
         return ""
     return heading.text.strip()
 

@@ -82,6 +82,11 @@ def heading_rank(line: str) -> int | None:
     return QUESTION if _QUESTION.search(line) else PLAIN
 
 
+def is_floor(line: str) -> bool:
+    """Whether a line opens a forum floor (「4樓:張慕明」): it says who wrote, not about what."""
+    return _FLOOR.match(line.strip()) is not None
+
+
 def reads_as_sentence(label: str) -> bool:
     """Whether a section label is a sentence (a page's first line standing as its title), not a heading."""
     return _SENTENCE_PUNCT.search(label) is not None

@@ -159,11 +159,19 @@ def _glue_yes_no(text: str, pieces: list[_Piece], blocks_of: list[int]) -> tuple
 
 
 def _block_pieces(text: str, block: Block) -> Iterator[_Piece]:
+    # A marker left at the end of a line (「…選擇社保查詢。3.」, then 「第三步…」 on the next line)
+    # marks what follows it.
+    pending: str | None = None
     for i, line in enumerate(block.lines):
         heading = i < block.headings
         first = line.start + _marker_len(text, line.start, line.end)
         for start, end in split_sentences(text, line.start, line.end):
+            marker = _LEADING_MARKER.match(text, _lstrip(text, start, end), end)
+            if marker is not None and _lstrip(text, marker.end(), end) == end:
+                pending = _style(marker)
+                continue
             for a, b, style, label in _split_piece(text, start, end):
+                style, pending = style or pending, None
                 spans = [(a, b)] if label or b - a <= UNIT_MAX_CHARS else split_unit(text, (a, b))
                 for n, (x, y) in enumerate(spans):
                     yield _Piece(

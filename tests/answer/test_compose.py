@@ -314,3 +314,11 @@ def test_an_answer_does_not_run_on_into_the_next_article(ask):
     # article (牡丹江's 经皮椎体成形术) has nothing to do with cash.
     answer = ask("医保卡的钱要是违规提现了会怎么样")
     assert "牡丹江" not in answer.text and "可申请提取:" not in answer.text, answer.text
+
+
+def test_steps_are_quoted_in_order_and_a_forum_poster_is_no_caption(ask):
+    answer = ask("用支付寶查醫保消費明細要怎麼操作")
+    steps = answer.blocks[0]
+    assert [item.text[:3] for item in steps.items] == ["第一步", "第二步", "第三步", "第四步"], answer.text
+    # The heading above 「法律分析:」 is the floor's poster line 「4樓:張慕明」: who wrote, not what.
+    assert steps.sentence.caption == "", answer.text

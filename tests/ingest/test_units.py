@@ -81,6 +81,14 @@ def test_a_lead_in_announcing_sections_knows_where_each_starts(units_by_doc):
     assert starts == ["电话查询", "线上查询方法", "线下查询方法"]
 
 
+def test_a_marker_left_at_the_end_of_a_line_marks_the_item_on_the_next(units_by_doc):
+    # 「2. 第二步…選擇社保查詢。3.」 then, on the next line, 「第三步進去社保查詢介面…」.
+    text, units = units_by_doc["004_2b5ac2e5e3100877.txt"]
+    lead = find(units, text, "法律分析:")
+    steps = [u.text[:3] for u in units if u.lead == lead]
+    assert steps == ["第一步", "第二步", "第三步", "第四步"]
+
+
 def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     text, units = units_by_doc["001_5f10bce1473421be.txt"]
     lead = find(units, text, "支付宝查询步骤")
