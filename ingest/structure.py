@@ -39,6 +39,7 @@ _EXCLAMATION = re.compile(r"[!！]$")
 _PARENTHESIZED = re.compile(r"^[(（].*[)）]$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _FLOOR = re.compile(r"^(\d{1,4}[樓楼])[:：]")
+_FLOOR_LABEL = re.compile(r"\d{1,4}[樓楼]")
 # 「(08/19)(2)」, 「(4月3日)」: a scraper's date/page decorations at the end of a title.
 _TITLE_DECORATION = re.compile(r"(?:\s*[(（][\d\s/.\-年月日号號]*[)）])+$")
 
@@ -80,6 +81,12 @@ def heading_rank(line: str) -> int | None:
         # not a reply (「可以!」).
         return QUESTION if len(_CJK.findall(line)) >= 8 else None
     return QUESTION if _QUESTION.search(line) else PLAIN
+
+
+def post_of(path: tuple[str, ...]) -> tuple[str, ...]:
+    """What a list or a lead-in's text cannot run out of: the article (the path's first label) and,
+    in a forum thread, the floor (「6樓」) whose post it is."""
+    return (*path[:1], *(label for label in path[1:] if _FLOOR_LABEL.fullmatch(label)))
 
 
 def is_floor(line: str) -> bool:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from ingest.sentences import Span, split_long_sentence, split_sentences
-from ingest.structure import Block, reads_as_sentence
+from ingest.structure import Block, post_of, reads_as_sentence
 from ingest.textnorm import CJK
 
 HEADING, LEAD_IN, ITEM, BODY = "heading", "lead_in", "item", "body"
@@ -112,7 +112,7 @@ def document_units(text: str, blocks: list[Block]) -> list[Unit]:
             blocks_of.append(n)
     pieces, blocks_of = _glue_yes_no(text, pieces, blocks_of)
     units = [_unit(text, p) for p in pieces]
-    roots = [blocks[b].path[:1] for b in blocks_of]
+    roots = [post_of(blocks[b].path) for b in blocks_of]
     _link_lists(text, pieces, units, roots)
     _link_sections(units, [blocks[b].path for b in blocks_of])
     _drop_orphan_lead_ins(units, roots)

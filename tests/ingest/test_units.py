@@ -89,6 +89,14 @@ def test_a_marker_left_at_the_end_of_a_line_marks_the_item_on_the_next(units_by_
     assert steps == ["第一步", "第二步", "第三步", "第四步"]
 
 
+def test_a_list_does_not_run_into_the_next_post_of_a_forum_thread(units_by_doc):
+    # 5樓's 「醫療保險的報銷流程是:」 has three steps; 6樓's 「1、在各醫保中心…」 starts a list of its own.
+    text, units = units_by_doc["004_2b5ac2e5e3100877.txt"]
+    lead = find(units, text, "醫療保險的報銷流程是")
+    steps = [u.text for u in units if u.lead == lead]
+    assert len(steps) == 3 and steps[-1].startswith("屬於醫保報銷範圍的")
+
+
 def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     text, units = units_by_doc["001_5f10bce1473421be.txt"]
     lead = find(units, text, "支付宝查询步骤")
