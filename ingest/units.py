@@ -318,7 +318,7 @@ def _link_sections(units: list[Unit], paths: list[tuple[str, ...]]) -> None:
         starts: dict[str, int] = {}
         for j in range(i + 1, len(units)):
             path = paths[j]
-            if path[:depth] != after[:depth] or len(path) <= depth:
+            if path[:depth] != after[:depth] or len(path) <= depth or len(starts) > MAX_ITEMS:
                 break
             starts.setdefault(path[depth], j)
         if 2 <= len(starts) <= MAX_ITEMS:
