@@ -227,9 +227,12 @@ class Answerer:
                 if not any(_overlaps(table, quote, c) or _similar(quote.text, c.text) for c in chosen):
                     chosen.append(quote)
                     break
-        # The opening answers; the rest follow as the source has them.
+        # The opening answers; the rest follow as the source has them, but a sentence that the
+        # opening runs on from (「…而有所不同。」 then 「以下是对新农合报销比例的具体说明:」) stays before it.
         rest = sorted(chosen[1:], key=lambda c: table.units[c.rows[0]].start)
-        return _join_running_text(table, [opening, *rest])
+        first = table.units[opening.rows[0]]
+        before = [c for c in rest if _runs_into(table.units[c.rows[-1]], first)]
+        return _join_running_text(table, [*before, opening, *(c for c in rest if c not in before)])
 
     def _to_sentence_end(self, cand: _Candidate, room: int) -> _Candidate:
         """A sentence quote cut mid-sentence (「…作为上品；」, 「…的能力，」) read on to its sentence's
@@ -393,6 +396,11 @@ def _caption(table: UnitTable, row: int) -> str:
     if heading.role != HEADING or lead_in.start - heading.end > _HEADING_GAP or is_floor(heading.text):
         return ""
     return heading.text.strip()
+
+
+def _runs_into(before: AnswerUnit, after: AnswerUnit) -> bool:
+    """Whether ``after`` is written right after ``before``, in one run of text."""
+    return before.doc_id == after.doc_id and after.start == before.end
 
 
 def _runs_on(before: AnswerUnit, after: AnswerUnit) -> bool:

@@ -322,3 +322,14 @@ def test_steps_are_quoted_in_order_and_a_forum_poster_is_no_caption(ask):
     assert [item.text[:3] for item in steps.items] == ["第一步", "第二步", "第三步", "第四步"], answer.text
     # The heading above 「法律分析:」 is the floor's poster line 「4樓:張慕明」: who wrote, not what.
     assert steps.sentence.caption == "", answer.text
+
+
+def test_a_sentence_that_runs_into_the_opening_is_read_before_it(ask):
+    # 「当个人账户余额用尽时,普通门诊费用需自付…。住院治疗则不受账户余额影响…」 is one run of the
+    # source: quoted as written, not the 住院 sentence first and the 门诊 one in a block after it.
+    answer = ask("个人账户余额用完了,住院会不会受影响?")
+    opening = answer.blocks[0]
+    assert "住院治疗则不受账户余额影响" in opening.text and "普通门诊费用需自付" in opening.text, answer.text
+    assert opening.text.index("普通门诊费用需自付") < opening.text.index("住院治疗则不受账户余额影响")
+    for a, b in itertools.pairwise(opening.quotes):
+        assert a.end == b.start
