@@ -227,12 +227,15 @@ class Answerer:
                 if not any(_overlaps(table, quote, c) or _similar(quote.text, c.text) for c in chosen):
                     chosen.append(quote)
                     break
-        # The opening answers; the rest follow as the source has them, but a sentence that the
-        # opening runs on from (「…而有所不同。」 then 「以下是对新农合报销比例的具体说明:」) stays before it.
+        # The opening answers; the rest follow as the source has them, except that what runs
+        # straight into the opening stays before it (「当个人账户余额用尽时,…。」 then 「住院治疗则…」)
+        # and what the opening runs straight into stays after it: one run of the source, one quote.
         rest = sorted(chosen[1:], key=lambda c: table.units[c.rows[0]].start)
-        first = table.units[opening.rows[0]]
+        first, last = table.units[opening.rows[0]], table.units[opening.rows[-1]]
         before = [c for c in rest if _runs_into(table.units[c.rows[-1]], first)]
-        return _join_running_text(table, [*before, opening, *(c for c in rest if c not in before)])
+        after = [c for c in rest if _runs_into(last, table.units[c.rows[0]])]
+        others = [c for c in rest if c not in before and c not in after]
+        return _join_running_text(table, [*before, opening, *after, *others])
 
     def _to_sentence_end(self, cand: _Candidate, room: int) -> _Candidate:
         """A sentence quote cut mid-sentence (「…作为上品；」, 「…的能力，」) read on to its sentence's

@@ -333,3 +333,12 @@ def test_a_sentence_that_runs_into_the_opening_is_read_before_it(ask):
     assert opening.text.index("普通门诊费用需自付") < opening.text.index("住院治疗则不受账户余额影响")
     for a, b in itertools.pairwise(opening.quotes):
         assert a.end == b.start
+
+
+def test_a_sentence_the_opening_runs_into_follows_it_in_the_same_quote(ask):
+    # 「…将面临3个月的固定待遇等待期。如果断保时间更长,等待期会相应增加」 is one run of the source.
+    answer = ask("牡丹江居民医保错过了集中缴费期再参保,要等多久才能用")
+    opening = answer.blocks[0]
+    assert "3个月" in opening.text and "等待期会相应增加" in opening.text, answer.text
+    for a, b in itertools.pairwise(opening.quotes):
+        assert a.end == b.start
