@@ -159,7 +159,10 @@ class Answerer:
         answered by the ways, 「支付宝怎么查医保余额」 by the one it names. Each is built once, from
         the best passage that leads to it; the citation widens to cover the lead-in."""
         table = self.retriever.index.units
-        terms = list(dict.fromkeys(result.query_terms))
+        # The place a question names is for the scope line to speak of, not a term a list of
+        # ways must hold (「厦门医保卡余额怎么查」 asks the ways, wherever they are written).
+        place = result.region or ""
+        terms = [t for t in dict.fromkeys(result.query_terms) if t not in place]
         out, seen = [], set()
         for passage in result.passages:
             chunk = passage.chunk

@@ -342,3 +342,11 @@ def test_a_sentence_the_opening_runs_into_follows_it_in_the_same_quote(ask):
     assert "3个月" in opening.text and "等待期会相应增加" in opening.text, answer.text
     for a, b in itertools.pairwise(opening.quotes):
         assert a.end == b.start
+
+
+def test_a_question_naming_a_city_still_gets_the_ways_and_whose_they_are(ask):
+    # The city is for the scope line to speak of, not a word the list of ways must hold.
+    answer = ask("厦门医保卡余额怎么查")
+    ways = answer.blocks[0]
+    assert ways.kind == "list" and all(item.caption for item in ways.items), answer.text
+    assert "厦门可能不同" in answer.text, answer.text
