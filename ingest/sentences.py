@@ -13,6 +13,8 @@ _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』》）)\]\"']*|\n")
 # Where an over-long span may be cut, best first: at a sentence end (a heading glued to a long
 # sentence), after a comma-like mark, then at whitespace.
 _PAUSES = (_SENTENCE_END, re.compile(r"[，,、：:]"), re.compile(r"\s+"))
+# How far a book title's closing 》 may lie past a mark that would otherwise end the sentence.
+_TITLE_MAX_CHARS = 40
 # A sentence that ends like this introduces what follows (「优点:」, 「步骤:」) and should stay with it.
 _LEAD_IN = re.compile(r"[:：]$")
 
@@ -23,10 +25,21 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     spans: list[Span] = []
     cursor = start
     for match in _SENTENCE_END.finditer(text, start, end):
+        if _in_title(text, cursor, match.start()):
+            continue
         _append_stripped(text, cursor, match.end(), spans)
         cursor = match.end()
     _append_stripped(text, cursor, end, spans)
     return spans
+
+
+def _in_title(text: str, start: int, position: int) -> bool:
+    """Whether ``position`` lies inside a book title 「《…》」 opened since ``start`` and closed soon
+    after on the same line: 「《卡拉OK.LIVE！‧台北‧我》是张雨生发行的…」 is one sentence."""
+    if text[position] == "\n" or text.count("《", start, position) <= text.count("》", start, position):
+        return False
+    close = text.find("》", position, position + _TITLE_MAX_CHARS)
+    return close != -1 and "\n" not in text[position:close]
 
 
 def is_lead_in(text: str, span: Span) -> bool:

@@ -64,6 +64,9 @@ _YES_NO = re.compile(
     r"^(?:可以|不可以|能|不能|可|不可|是的|是|不是|不行|行|否|有|没有|沒有|無|无)[!！。,，]?$"
 )
 LABEL_MAX_CHARS = 16
+# A run that opens a bracket it does not close (「大久保笃的漫画作品《SOUL」 before 「EATER》…」) is cut
+# from a title, not a label.
+_BRACKET_PAIRS = ("《》", "「」", "『』", "“”", "（）", "()", "【】")
 # Words a label never ends on: a particle or preposition whose object is still to come.
 _WANTS_MORE = re.compile(
     r"(?:的|按照|按|依照|根[据據]|在|[对對]|把|被|[将將]|[与與]|和|及|或|[从從]|向|[给給]|由)\s*$"
@@ -251,6 +254,7 @@ def is_label(text: str) -> bool:
         and not _PUNCT.search(text)
         and len(CJK.findall(text)) >= 2
         and not _WANTS_MORE.search(text)
+        and all(text.count(a) == text.count(b) for a, b in _BRACKET_PAIRS)
     )
 
 

@@ -65,3 +65,14 @@ def test_long_sentence_may_be_cut_at_spaces() -> None:
     assert all(e - s <= 50 for s, e in pieces)
     assert all(len(text[s:e].replace(" ", "")) % 20 == 0 for s, e in pieces)  # cut between words
     assert "".join(text[s:e] for s, e in pieces).replace(" ", "") == text.replace(" ", "")
+
+
+def test_a_mark_inside_a_book_title_does_not_end_the_sentence() -> None:
+    # An album title: its 「！」 is part of the name, and the sentence goes on after 「》」.
+    text = "《卡拉OK.LIVE！‧台北‧我》是张雨生发行的第六张国语专辑。下一句！\n《没有闭合！\n第三行。"
+    assert _texts(text) == [
+        "《卡拉OK.LIVE！‧台北‧我》是张雨生发行的第六张国语专辑。",
+        "下一句！",
+        "《没有闭合！",
+        "第三行。",
+    ]

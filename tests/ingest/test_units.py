@@ -97,6 +97,17 @@ def test_a_list_does_not_run_into_the_next_post_of_a_forum_thread(units_by_doc):
     assert len(steps) == 3 and steps[-1].startswith("屬於醫保報銷範圍的")
 
 
+def test_a_title_with_a_space_is_not_cut_into_a_label():
+    # 「大久保笃的漫画作品《SOUL EATER》里的登场人物介绍。」: the run before the space opens 《 and
+    # does not close it, so it is cut from a title, not a label.
+    text = "大久保笃的漫画作品《SOUL EATER》里的登场人物介绍。\n\n转移条件 参保人员返回户籍所在地就业。"
+    _, _, units = chunk_document(Document("page.txt", text, "0" * 64), Settings())
+    texts = [u.text for u in units]
+    assert "大久保笃的漫画作品《SOUL" not in texts
+    assert any(t.startswith("大久保笃的漫画作品《SOUL EATER》") for t in texts)
+    assert "转移条件" in texts  # a real label before its text is still one
+
+
 def test_steps_under_a_lead_in_line_are_its_items(units_by_doc):
     text, units = units_by_doc["001_5f10bce1473421be.txt"]
     lead = find(units, text, "支付宝查询步骤")
