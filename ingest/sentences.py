@@ -11,8 +11,9 @@ Span = tuple[int, int]
 # is a decimal point or list marker (「1.5万」, 「1. 官方网站查询」, 「2.支付宝」), never a full stop.
 _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』》）)\]\"']*|\n")
 # Where an over-long span may be cut, best first: at a sentence end (a heading glued to a long
-# sentence), after a comma-like mark, then at whitespace.
-_PAUSES = (_SENTENCE_END, re.compile(r"[，,、：:]"), re.compile(r"\s+"))
+# sentence), after a comma-like mark (not the comma of a number: 「海拔100米至2,800米」), then at
+# whitespace.
+_PAUSES = (_SENTENCE_END, re.compile(r"[，、：:]|(?<!\d),|,(?!\d)"), re.compile(r"\s+"))
 # How far a book title's closing 》 may lie past a mark that would otherwise end the sentence.
 _TITLE_MAX_CHARS = 40
 # A sentence that ends like this introduces what follows (「优点:」, 「步骤:」) and should stay with it.

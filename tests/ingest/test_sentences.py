@@ -76,3 +76,10 @@ def test_a_mark_inside_a_book_title_does_not_end_the_sentence() -> None:
         "《没有闭合！",
         "第三行。",
     ]
+
+
+def test_long_sentence_is_not_cut_at_the_comma_of_a_number() -> None:
+    text = "分布于中国大陆的多个省份,生长于海拔100米至2,800米的地区,见于灌丛处、坡地及路旁等地。"
+    pieces = [text[a:b] for a, b in split_long_sentence(text, (0, len(text)), 30)]
+    assert "".join(pieces) == text
+    assert not any(piece.endswith("2,") for piece in pieces), pieces
