@@ -16,6 +16,7 @@ _SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』》）)\]\"']*|\n")
 _PAUSES = (_SENTENCE_END, re.compile(r"[，、：:]|(?<!\d),|,(?!\d)"), re.compile(r"\s+"))
 # How far a book title's closing 》 may lie past a mark that would otherwise end the sentence.
 _TITLE_MAX_CHARS = 40
+_ENCLOSING = ("《》", "（）", "()")
 # A sentence that ends like this introduces what follows (「优点:」, 「步骤:」) and should stay with it.
 _LEAD_IN = re.compile(r"[:：]$")
 
@@ -35,12 +36,17 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 
 
 def _in_title(text: str, start: int, position: int) -> bool:
-    """Whether ``position`` lies inside a book title 「《…》」 opened since ``start`` and closed soon
-    after on the same line: 「《卡拉OK.LIVE！‧台北‧我》是张雨生发行的…」 is one sentence."""
-    if text[position] == "\n" or text.count("《", start, position) <= text.count("》", start, position):
+    """Whether ``position`` lies inside a book title 「《…》」 or brackets opened since ``start`` and
+    closed soon after on the same line: 「《卡拉OK.LIVE！‧台北‧我》是张雨生发行的…」 and
+    「怡良（；），字悦亭…」 are one sentence each."""
+    if text[position] == "\n":
         return False
-    close = text.find("》", position, position + _TITLE_MAX_CHARS)
-    return close != -1 and "\n" not in text[position:close]
+    for opening, closing in _ENCLOSING:
+        if text.count(opening, start, position) > text.count(closing, start, position):
+            close = text.find(closing, position, position + _TITLE_MAX_CHARS)
+            if close != -1 and "\n" not in text[position:close]:
+                return True
+    return False
 
 
 def is_lead_in(text: str, span: Span) -> bool:

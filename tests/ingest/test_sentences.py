@@ -67,12 +67,15 @@ def test_long_sentence_may_be_cut_at_spaces() -> None:
     assert "".join(text[s:e] for s, e in pieces).replace(" ", "") == text.replace(" ", "")
 
 
-def test_a_mark_inside_a_book_title_does_not_end_the_sentence() -> None:
-    # An album title: its 「！」 is part of the name, and the sentence goes on after 「》」.
-    text = "《卡拉OK.LIVE！‧台北‧我》是张雨生发行的第六张国语专辑。下一句！\n《没有闭合！\n第三行。"
+def test_a_mark_inside_a_book_title_or_brackets_does_not_end_the_sentence() -> None:
+    # An album title: its 「！」 is part of the name, and the sentence goes on after 「》」; so does
+    # one after a bracket whose 「；」 is all that is left of a foreign name.
+    text = (
+        "《卡拉OK.LIVE！‧台北‧我》是张雨生发行的第六张国语专辑。怡良（；），字悦亭。\n《没有闭合！\n第三行。"
+    )
     assert _texts(text) == [
         "《卡拉OK.LIVE！‧台北‧我》是张雨生发行的第六张国语专辑。",
-        "下一句！",
+        "怡良（；），字悦亭。",
         "《没有闭合！",
         "第三行。",
     ]
