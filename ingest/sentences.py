@@ -9,7 +9,9 @@ Span = tuple[int, int]
 # Sentence ends: full- and half-width 。！？；!?; (any run of them) plus closing quotes/brackets that
 # belong to the sentence, or a line end. The half-width "." is deliberately absent: in this corpus it
 # is a decimal point or list marker (「1.5万」, 「1. 官方网站查询」, 「2.支付宝」), never a full stop.
-_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』》）)\]\"']*|\n")
+_SENTENCE_END = re.compile(r"[。！？；!?;]+(?:[”’」』》）)\]\"']+[。！？；!?;]*)?|\n")
+# A quote that ends inside a sentence (「称其“恬澹和易，与物无忤。”，崇祯八年卒。」) is followed by a comma.
+_GOES_ON = re.compile(r"[，,、]")
 # Where an over-long span may be cut, best first: at a sentence end (a heading glued to a long
 # sentence), after a comma-like mark (not the comma of a number: 「海拔100米至2,800米」), then at
 # whitespace.
@@ -27,7 +29,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     spans: list[Span] = []
     cursor = start
     for match in _SENTENCE_END.finditer(text, start, end):
-        if _in_title(text, cursor, match.start()):
+        if _in_title(text, cursor, match.start()) or _GOES_ON.match(text, match.end(), end):
             continue
         _append_stripped(text, cursor, match.end(), spans)
         cursor = match.end()

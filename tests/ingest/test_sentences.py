@@ -86,3 +86,12 @@ def test_long_sentence_is_not_cut_at_the_comma_of_a_number() -> None:
     pieces = [text[a:b] for a, b in split_long_sentence(text, (0, len(text)), 30)]
     assert "".join(pieces) == text
     assert not any(piece.endswith("2,") for piece in pieces), pieces
+
+
+def test_a_quote_that_ends_inside_a_sentence_does_not_end_it() -> None:
+    text = "《明史》称其“恬澹和易，与物无忤。”，崇祯八年卒。文章往往殊邈于世，其结习使然也。”。下一句！"
+    assert _texts(text) == [
+        "《明史》称其“恬澹和易，与物无忤。”，崇祯八年卒。",
+        "文章往往殊邈于世，其结习使然也。”。",
+        "下一句！",
+    ]
