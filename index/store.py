@@ -277,7 +277,7 @@ def _load_version(version: Path, model: str, fingerprint: str, dim: int) -> Stor
         index = faiss.read_index(str(version / "dense.faiss"))
         with open(version / "units.jsonl", encoding="utf-8") as fh:
             units = UnitTable(
-                [AnswerUnit(**json.loads(line)) for line in fh], np.load(version / "unit_vectors.npy")
+                [AnswerUnit.from_dict(json.loads(line)) for line in fh], np.load(version / "unit_vectors.npy")
             )
         records = documents.read(version / _DOCUMENTS) if has_documents else {}
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:

@@ -82,6 +82,11 @@ class AnswerUnit:
     context: str = ""
     sections: tuple[int, ...] = ()
 
+    @classmethod
+    def from_dict(cls, data: dict) -> AnswerUnit:
+        """A unit as stored (JSON gives ``sections`` back as a list)."""
+        return cls(**{**data, "sections": tuple(data.get("sections", ()))})
+
     @property
     def embed_text(self) -> str:
         return f"{self.context}\n{self.text}" if self.context else self.text

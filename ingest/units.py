@@ -115,10 +115,10 @@ def document_units(text: str, blocks: list[Block]) -> list[Unit]:
             blocks_of.append(n)
     pieces, blocks_of = _glue_yes_no(text, pieces, blocks_of)
     units = [_unit(text, p) for p in pieces]
-    roots = [post_of(blocks[b].path) for b in blocks_of]
-    _link_lists(text, pieces, units, roots)
+    posts = [post_of(blocks[b].path) for b in blocks_of]
+    _link_lists(text, pieces, units, posts)
     _link_sections(units, [blocks[b].path for b in blocks_of])
-    _drop_orphan_lead_ins(units, roots)
+    _drop_orphan_lead_ins(units, posts)
     return [replace(u, context=_context(text, units, n, blocks[blocks_of[n]])) for n, u in enumerate(units)]
 
 
@@ -285,14 +285,14 @@ def _unit(text: str, piece: _Piece) -> Unit:
     return Unit(piece.start, piece.end, role, style=piece.style)
 
 
-def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], roots: list[tuple[str, ...]]) -> None:
+def _link_lists(text: str, pieces: list[_Piece], units: list[Unit], posts: list[tuple[str, ...]]) -> None:
     """Make the units after each lead-in its items: siblings of the first marker style that follows,
     or else the short stand-alone lines right after it. A labelled item (「1、退休移民:」) takes the
     sentence under its label with it, when that fits."""
     for i, unit in enumerate(units):
         if unit.role != LEAD_IN:
             continue
-        items = _marked_items(units, roots, i) or _line_items(text, pieces, units, roots, i)
+        items = _marked_items(units, posts, i) or _line_items(text, pieces, units, posts, i)
         for j in items[:MAX_ITEMS]:
             end = units[j].end
             following = units[j + 1] if j + 1 < len(units) else None
@@ -329,7 +329,7 @@ def _link_sections(units: list[Unit], paths: list[tuple[str, ...]]) -> None:
             units[i] = replace(unit, sections=tuple(starts.values()))
 
 
-def _drop_orphan_lead_ins(units: list[Unit], roots: list[tuple[str, ...]]) -> None:
+def _drop_orphan_lead_ins(units: list[Unit], posts: list[tuple[str, ...]]) -> None:
     """A lead-in that ends its article with nothing under it (「…在以下特定情形下可申请提取:」, its
     list lost in scraping, then the next article's title) introduces nothing: it is not quoted, as
     a heading is not, rather than run on into the next article."""
@@ -337,15 +337,15 @@ def _drop_orphan_lead_ins(units: list[Unit], roots: list[tuple[str, ...]]) -> No
     for i, unit in enumerate(units):
         if unit.role != LEAD_IN or i in led or unit.sections:
             continue
-        if i + 1 == len(units) or roots[i + 1] != roots[i]:
+        if i + 1 == len(units) or posts[i + 1] != posts[i]:
             units[i] = replace(unit, role=HEADING)
 
 
-def _marked_items(units: list[Unit], roots: list, i: int) -> list[int]:
+def _marked_items(units: list[Unit], posts: list, i: int) -> list[int]:
     style = None
     items: list[int] = []
     for j in range(i + 1, len(units)):
-        if roots[j] != roots[i] or (units[j].role == LEAD_IN and units[j].style is None):
+        if posts[j] != posts[i] or (units[j].role == LEAD_IN and units[j].style is None):
             break
         if style is None:
             if units[j].style is None:
@@ -361,7 +361,7 @@ def _marked_items(units: list[Unit], roots: list, i: int) -> list[int]:
     return items
 
 
-def _line_items(text: str, pieces: list[_Piece], units: list[Unit], roots: list, i: int) -> list[int]:
+def _line_items(text: str, pieces: list[_Piece], units: list[Unit], posts: list, i: int) -> list[int]:
     """Short stand-alone lines, 「key :text」 entries or 「…;」 clauses right after a lead-in (a
     title of the list may come first)."""
     items: list[int] = []
@@ -369,7 +369,7 @@ def _line_items(text: str, pieces: list[_Piece], units: list[Unit], roots: list,
     kind = None
     for j in range(first, len(units)):
         p = pieces[j]
-        if roots[j] != roots[i] or units[j].role != BODY:
+        if posts[j] != posts[i] or units[j].role != BODY:
             break
         before = pieces[j - 1]
         # Only the previous piece is searched: from the file's start, chunking was quadratic (35 of
