@@ -403,7 +403,7 @@ def _caption(table: UnitTable, row: int) -> str:
     heading = table.units[before]
     if heading.role != HEADING or lead_in.start - heading.end > _HEADING_GAP or is_floor(heading.text):
         return ""
-    return heading.text.strip()
+    return heading.text
 
 
 def _runs_into(before: AnswerUnit, after: AnswerUnit) -> bool:
@@ -513,7 +513,7 @@ def _has_terms(terms: list[str], cand: _Candidate) -> bool:
 
 
 def _quote(unit: AnswerUnit, n: int, caption: str = "") -> AnswerSentence:
-    return AnswerSentence(unit.text, unit.text, n, unit.doc_id, unit.start, unit.end, caption.strip())
+    return AnswerSentence(unit.text, unit.text, n, unit.doc_id, unit.start, unit.end, caption)
 
 
 def _from_quoted_list(table: UnitTable, cand: _Candidate, quoted: _Candidate) -> bool:
