@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -158,36 +158,52 @@ class Answerer:
         """Lists of the sections a lead-in announces (「以下是几种常见的查询方法:」: 【电话查询】…,
         【网上查询方法】…), for a passage that holds the lead-in or one of those sections, when the
         question is about what the lead-in's section is about as a whole: 「医保卡余额怎么查」 is
-        answered by the ways, 「支付宝怎么查医保余额」 by the one it names. Each is built once, from
-        the best passage that leads to it; the citation widens to cover the lead-in."""
+        answered by the ways, 「支付宝怎么查医保余额」 by the one it names. The citation widens to
+        cover the lead-in."""
         table = self.retriever.index.units
         # The place a question names is for the scope line to speak of, not a term a list of
         # ways must hold (「厦门医保卡余额怎么查」 asks the ways, wherever they are written).
         place = result.region or ""
         terms = [t for t in dict.fromkeys(result.query_terms) if t not in place]
+        # Each list is built from the best passage that holds its lead-in, or else the best one
+        # inside its sections: quoted with the passage around its lead-in, a list is read with the
+        # sentence that introduces it (「…的报销比例因就诊类型…而有所不同。以下是…的具体说明:」).
+        leads = [
+            (not inside, rank, passage, row)
+            for rank, passage in enumerate(result.passages)
+            for row, inside in self._leads_to(passage)
+        ]
         out, seen = [], set()
-        for passage in result.passages:
-            chunk = passage.chunk
-            reach = self._reach(passage)
-            for row in table.overviews.get(chunk.doc_id, []):
-                lead_in = table.units[row]
-                first, last = (table.units[r].start for r in (lead_in.sections[0], lead_in.sections[-1]))
-                inside = chunk.start <= lead_in.start < chunk.end
-                announced = reach > 0 and first <= chunk.start <= last + reach
-                if row in seen or not (inside or announced) or not _about_whole(terms, lead_in):
-                    continue
-                items = [
-                    (r, caption)
-                    for r, caption in _section_items(table, lead_in.sections)
-                    if table.units[r].end <= chunk.end + reach
-                ]
-                if len(items) >= 2:
-                    seen.add(row)
-                    cand = _candidate(table, passage, [row, *(r for r, _ in items)], LIST)
-                    cand.captions = {r: caption for r, caption in items if caption}
-                    cand.about = lead_in.context
-                    out.append(cand)
+        for _, _, passage, row in sorted(leads, key=lambda lead: lead[:2]):
+            lead_in = table.units[row]
+            if row in seen or not _about_whole(terms, lead_in):
+                continue
+            limit = passage.chunk.end + self._reach(passage)
+            items = [
+                (r, caption)
+                for r, caption in _section_items(table, lead_in.sections)
+                if table.units[r].end <= limit
+            ]
+            if len(items) >= 2:
+                seen.add(row)
+                cand = _candidate(table, passage, [row, *(r for r, _ in items)], LIST)
+                cand.captions = {r: caption for r, caption in items if caption}
+                cand.about = lead_in.context
+                out.append(cand)
         return out
+
+    def _leads_to(self, passage: Passage) -> Iterator[tuple[int, bool]]:
+        """The lead-ins of overviews a passage leads to, each with whether the passage holds it
+        (else it lies within the sections it announces)."""
+        table = self.retriever.index.units
+        chunk = passage.chunk
+        reach = self._reach(passage)
+        for row in table.overviews.get(chunk.doc_id, []):
+            lead_in = table.units[row]
+            first, last = (table.units[r].start for r in (lead_in.sections[0], lead_in.sections[-1]))
+            inside = chunk.start <= lead_in.start < chunk.end
+            if inside or (reach > 0 and first <= chunk.start <= last + reach):
+                yield row, inside
 
     def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
         """The best block opens (with the list it announces, if it ends on one); then blocks nearly
@@ -329,13 +345,15 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
 
     if unit.role == LEAD_IN:
         linked = [
-            r
+            _labelled(table, r)
             for r in table.items.get(row, [])
             if reachable(r) and _cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
         ]
-        said = [r for r in linked if not is_label(table.units[r].text)]
+        said = [(r, caption) for r, caption in linked if not is_label(table.units[r].text)]
         if len(said) >= 2:
-            return _candidate(table, passage, [row, *said], LIST)
+            cand = _candidate(table, passage, [row, *(r for r, _ in said)], LIST)
+            cand.captions = {r: caption for r, caption in said if caption}
+            return cand
         # Else the first sentence it introduces, past any labels (「转移条件」) in between.
         following = table.following(row)
         while following is not None and (
@@ -360,7 +378,7 @@ def _section_items(table: UnitTable, starts: tuple[int, ...]) -> list[tuple[int,
         end = table.units[starts[n + 1]].start if n + 1 < len(starts) else None
         first = table.units[start]
         if first.role != HEADING and not is_label(first.text) and _cjk_count(first.text) >= _MIN_SENTENCE_CJK:
-            out.append((start, ""))
+            out.append(_labelled(table, start))
             continue
         row = table.following(start)
         for _ in range(_SECTION_WALK):
@@ -373,6 +391,19 @@ def _section_items(table: UnitTable, starts: tuple[int, ...]) -> list[tuple[int,
                 break
             row = table.following(row)
     return out
+
+
+def _labelled(table: UnitTable, row: int) -> tuple[int, str]:
+    """A list item that carries a heading line before its sentence (「一、住院报销」, then
+    「乡(镇)卫生院:…」 on the next line) is quoted as that sentence with the heading as its caption,
+    not run into it. A label written as a key (「1、退休移民:」) reads as one line with its text, as
+    the keyed items beside it do (「3、櫃檯查詢:參保人…」); it and any other unit are quoted as they are."""
+    item = table.units[row]
+    inner = table.within(item.doc_id, item.start + 1, item.end)
+    if len(inner) != 1 or table.units[inner[0]].end != item.end or table.units[inner[0]].role != BODY:
+        return row, ""
+    label = item.text[: table.units[inner[0]].start - item.start].strip()
+    return (inner[0], label) if is_label(label) else (row, "")
 
 
 def _about_whole(terms: list[str], lead_in: AnswerUnit) -> bool:
@@ -521,7 +552,9 @@ def _from_quoted_list(table: UnitTable, cand: _Candidate, quoted: _Candidate) ->
     window's three steps (「工作人员将为您查询并告知医保账户余额。」) after a list of ways whose
     【线下查询方法】 quotes the first says nothing on its own."""
     lead = table.units[cand.rows[0]].lead
-    return lead is not None and any(table.units[r].lead == lead for r in quoted.rows)
+    if lead is None:
+        return False
+    return quoted.rows[0] == lead or any(table.units[r].lead == lead for r in quoted.rows)
 
 
 def _overlaps(table: UnitTable, a: _Candidate, b: _Candidate) -> bool:

@@ -350,3 +350,24 @@ def test_a_question_naming_a_city_still_gets_the_ways_and_whose_they_are(ask):
     ways = answer.blocks[0]
     assert ways.kind == "list" and all(item.caption for item in ways.items), answer.text
     assert "厦门可能不同" in answer.text, answer.text
+
+
+def test_a_list_of_sections_is_read_with_the_sentence_that_introduces_it(ask):
+    # 「…的报销比例因就诊类型、医疗机构级别…而有所不同。以下是对新农合报销比例的具体说明:」: the
+    # general answer comes first, then the kinds it announces (住院, 门诊, 大病), each under its
+    # heading shown as a caption, not a heading line run into the row below it.
+    answer = ask("新农合报销比例是多少")
+    opening, overview = answer.blocks[:2]
+    assert "报销比例因就诊类型" in opening.text, answer.text
+    assert overview.kind == "list" and overview.sentence.source.startswith("以下是"), answer.text
+    first = overview.items[0]
+    assert first.caption == "住院报销" and first.source.startswith("乡(镇)卫生院"), answer.text
+    assert all("\n" not in item.source for item in overview.items), answer.text
+
+
+def test_a_case_labelled_as_a_key_keeps_its_label(ask):
+    # 「1、退休移民:」 on one line and its sentence on the next read as one entry, like the keyed
+    # entries written on one line.
+    answer = ask("医保卡里的钱能取出来吗")
+    cases = next(block for block in answer.blocks if block.kind == "list")
+    assert cases.items[0].source.startswith("退休移民:") and not cases.items[0].caption, answer.text
