@@ -51,8 +51,9 @@ class Settings:
     answer_next_margin: float = 0.27
     # Added to a unit that carries what the question's intent asks for (answer.intent).
     answer_intent_bonus: float = 0.02
-    # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」.
-    answer_type_bonus: float = 0.04
+    # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」,
+    # 「最多能报多少钱」 → 「封顶线…240元」 (answer.intent.answer_pattern).
+    answer_type_bonus: float = 0.1
     # Added to a table-like row whose key the question names: 「三级医院:1000元以下…」 for
     # 「去三级医院住院…」.
     answer_key_bonus: float = 0.05

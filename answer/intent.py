@@ -94,8 +94,22 @@ _NOT_MEASURE = set("的是呢啊吗钱成岁比")
 _CLASSIFIER = "[个名位所条张首座间家种只项本部]?"
 
 
+# Other answers with a shape of their own: a cap (「最多能报多少钱」) is said 「封顶线…240元」 or
+# 「最高限额…(如25万元)」, a price in 元, a meaning 「自负是指…」. Measured: this corpus's opening holds
+# the evidence 0.775 → 0.802 (with the type bonus 0.04 → 0.10), cmrc2018_trial 0.854 → 0.852.
+_SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(r"最多|最高|上限|封顶"),
+        re.compile(f"(?:封顶|上限|限额|最高|最多)[^。；;，,]{{0,12}}?{_NUMERAL}"),
+    ),
+    (re.compile(r"多少钱|几块钱|多少元"), re.compile(f"{_NUMERAL}\\s*(?:万?元|块)")),
+    (re.compile(r"什么意思|指什么|含义|定义"), re.compile(r"是指|指的是|意思是")),
+)
+
+
 def answer_pattern(question: str) -> re.Pattern[str] | None:
-    """The shape of the answer a question asks for, when it asks for a number of something."""
+    """The shape of the answer a question asks for: a number of something, a year, a cap, a
+    price, a meaning."""
     q = fold(question)
     if _YEAR_QUESTION.search(q):
         return _YEAR_ANSWER
@@ -103,4 +117,4 @@ def answer_pattern(question: str) -> re.Pattern[str] | None:
         return re.compile(f"第{_NUMERAL}{re.escape(m.group(1))}")
     if (m := _MEASURE_QUESTION.search(q)) and m.group(1) not in _NOT_MEASURE:
         return re.compile(f"{_NUMERAL}\\s*{_CLASSIFIER}{re.escape(m.group(1))}")
-    return None
+    return next((shape for asked, shape in _SHAPES if asked.search(q)), None)

@@ -371,3 +371,18 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
     answer = ask("医保卡里的钱能取出来吗")
     cases = next(block for block in answer.blocks if block.kind == "list")
     assert cases.items[0].source.startswith("退休移民:") and not cases.items[0].caption, answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        # A cap is said 「封顶线…」 or 「最高限额…」, not by any sentence with a percentage in it.
+        ("新农合普通门诊一年最多能报多少钱?", "封顶线可能为240元"),
+        ("新农合的大病保险最多能报多少钱", "最高限额可达一定金额(如25万元)"),
+        # 「…是什么意思」 is answered by the sentence that says what it 「是指」.
+        ("醫保裡面說的「自負」和「自理」是什麼意思?", "自負是指"),
+    ],
+)
+def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):
+    answer = ask(question)
+    assert said in answer.blocks[0].text, answer.text
