@@ -381,6 +381,9 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         ("新农合的大病保险最多能报多少钱", "最高限额可达一定金额(如25万元)"),
         # 「…是什么意思」 is answered by the sentence that says what it 「是指」.
         ("醫保裡面說的「自負」和「自理」是什麼意思?", "自負是指"),
+        # 「…会怎么样」 and 「…有什么后果」 ask what follows.
+        ("医保卡的钱要是违规提现了会怎么样", "可能导致账户冻结"),
+        ("拿别人的医保卡去买药会有什么后果", "将受到法律制裁"),
     ],
 )
 def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):

@@ -27,6 +27,8 @@ from settings import ROOT
         ("为什么医保个人账户的余额比我实际交的钱少", WHY),
         ("医保个人账户", OTHER),
         ("四川地区，将五月艾称之为什么？", OTHER),
+        # What follows, not how: no list of steps is wanted.
+        ("医保卡的钱要是违规提现了会怎么样", OTHER),
     ],
 )
 def test_question_intent(question, intent):
@@ -43,6 +45,7 @@ def test_question_intent(question, intent):
         ("新农合能报销多少钱", "报销限额为5000元/年", "报销比例可达70%"),
         ("门诊一年最多能报多少", "年度门诊报销封顶线可能为240元", "300元以下的费用报销30%"),
         ("自理是什么意思", "自理是指参保人员使用…", "按规定应由个人自负或自理的普通门诊"),
+        ("违规提现了会怎么样", "违反规定可能导致账户冻结", "其使用和提取受到严格限制"),
     ],
 )
 def test_a_count_rank_year_cap_price_or_meaning_question_knows_the_shape_of_its_answer(
