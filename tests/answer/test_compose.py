@@ -384,6 +384,8 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         # 「…会怎么样」 and 「…有什么后果」 ask what follows.
         ("医保卡的钱要是违规提现了会怎么样", "可能导致账户冻结"),
         ("拿别人的医保卡去买药会有什么后果", "将受到法律制裁"),
+        # 「在哪里」 asks for a place or a channel.
+        ("家庭共济在哪里绑定?", "医保服务平台"),
     ],
 )
 def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):
