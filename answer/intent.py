@@ -123,9 +123,15 @@ _SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
+# 「能绑定哪些亲属」 is answered by what the verb takes, listed: 「绑定配偶、父母、子女等近亲属」. After
+# 有/是 (「著作有哪些」) the word before is a noun, not a verb.
+_LISTED_QUESTION = re.compile(r"([\u4e00-\u9fff]{2})(?<![有是])[在到于]?(?:能|可以)?哪些")
+_ENUMERATION = r"[^。；;，,]{0,6}?[^、。，,]{1,8}、[^、。，,]{1,8}"
+
+
 def answer_pattern(question: str) -> re.Pattern[str] | None:
     """The shape of the answer a question asks for: a number of something, a year, a cap, a
-    price, a meaning, a consequence."""
+    price, a meaning, a consequence, a place, what a verb takes."""
     q = fold(question)
     if _YEAR_QUESTION.search(q):
         return _YEAR_ANSWER
@@ -133,4 +139,8 @@ def answer_pattern(question: str) -> re.Pattern[str] | None:
         return re.compile(f"第{_NUMERAL}{re.escape(m.group(1))}")
     if (m := _MEASURE_QUESTION.search(q)) and m.group(1) not in _NOT_MEASURE:
         return re.compile(f"{_NUMERAL}\\s*{_CLASSIFIER}{re.escape(m.group(1))}")
-    return next((shape for asked, shape in _SHAPES if asked.search(q)), None)
+    if shape := next((shape for asked, shape in _SHAPES if asked.search(q)), None):
+        return shape
+    if m := _LISTED_QUESTION.search(q):
+        return re.compile(re.escape(m.group(1)) + _ENUMERATION)
+    return None

@@ -386,6 +386,8 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         ("拿别人的医保卡去买药会有什么后果", "将受到法律制裁"),
         # 「在哪里」 asks for a place or a channel.
         ("家庭共济在哪里绑定?", "医保服务平台"),
+        # 「能绑定哪些亲属」: what the verb takes, listed.
+        ("医保家庭共济能绑定哪些亲属", "绑定配偶、父母、子女"),
     ],
 )
 def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):
