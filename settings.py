@@ -54,8 +54,8 @@ class Settings:
     # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」,
     # 「最多能报多少钱」 → 「封顶线…240元」 (answer.intent.answer_pattern).
     answer_type_bonus: float = 0.1
-    # Added to a table-like row whose key the question names: 「三级医院:1000元以下…」 for
-    # 「去三级医院住院…」.
+    # Added to a table-like row whose key the question names (「三级医院:1000元以下…」 for
+    # 「去三级医院住院…」) and to a heading's body whose heading it names (「一、住院报销」).
     answer_key_bonus: float = 0.05
     # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
     abstain_threshold: float = 0.46

@@ -28,8 +28,8 @@ from index.timing import timed
 from index.units import UnitTable
 from ingest.records import AnswerUnit
 from ingest.structure import is_floor
-from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional
-from ingest.units import BODY, HEADING, LEAD_IN, LEAD_IN_END, is_label, key_of
+from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional, tokenize
+from ingest.units import BODY, HEADING, LEAD_IN, LEAD_IN_END, is_label, key_of, without_marker
 from settings import Settings
 
 # A sentence this short still says something (「溶于汽油。」 answers 「丙烯颜料溶于汽油吗」): measured
@@ -76,6 +76,8 @@ class _Candidate:
     # For such a list, the heading of the lead-in's section: what the whole list is about, which its
     # quotes (「以下是几种常见的查询方法:」, one way each) do not say.
     about: str = ""
+    # Whether the question names the heading it stands under (a section's body).
+    named: bool = False
 
     @property
     def text(self) -> str:
@@ -130,6 +132,7 @@ class Answerer:
             if (cand := _block(table, row, passage, self._reach(passage))) is not None
         ]
         out.extend(self._overviews(result))
+        out.extend(self._section_bodies(result))
         asked = _BRACKETS.sub("", fold(result.query))
         # One product for every unit the candidates quote, not one per candidate.
         rows = sorted({r for cand in out for r in cand.rows})
@@ -145,7 +148,7 @@ class Answerer:
                 + s.answer_passage_weight * cand.passage.score
                 + s.answer_intent_bonus * fits
                 + s.answer_type_bonus * typed
-                + s.answer_key_bonus * _names_key(asked, cand.texts[0])
+                + s.answer_key_bonus * (cand.named or _names_key(asked, cand.texts[0]))
             )
         for cand, overlap in zip(out, _local_coverage(result.query_terms, out), strict=True):
             cand.score += s.answer_overlap_weight * overlap
@@ -190,6 +193,31 @@ class Answerer:
                 cand.captions = {r: caption for r, caption in items if caption}
                 cand.about = lead_in.context
                 out.append(cand)
+        return out
+
+    def _section_bodies(self, result: SearchResult) -> list[_Candidate]:
+        """A heading's body when the question names what the heading says: asked 「新农合在县医院
+        住院报销比例是多少」, the rows under 「一、住院报销」 (乡(镇)卫生院…, 县级定点医疗机构…, 二级医院…),
+        quoted from the section's first sentence with the heading as its caption. The section may
+        lie in a retrieved passage or within reach after one."""
+        table = self.retriever.index.units
+        asked = set(result.query_terms)
+        room = self.settings.answer_max_chars
+        out, seen = [], set()
+        for passage in result.passages:
+            chunk = passage.chunk
+            for row in table.within(chunk.doc_id, chunk.start, chunk.end + self._reach(passage)):
+                unit = table.units[row]
+                if unit.role != BODY or (unit.doc_id, unit.context) in seen:
+                    continue
+                seen.add((unit.doc_id, unit.context))
+                heading = _heading_named(table, unit, asked)
+                rows = _section_run(table, row, room) if heading else []
+                if len(rows) >= 2:
+                    cand = _candidate(table, passage, rows, SENTENCE)
+                    cand.captions = {rows[0]: heading}
+                    cand.about, cand.named = unit.context, True
+                    out.append(cand)
         return out
 
     def _leads_to(self, passage: Passage) -> Iterator[tuple[int, bool]]:
@@ -363,10 +391,49 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
         if following is None or table.units[following].role != BODY or not reachable(following):
             return None
         return _candidate(table, passage, [row, following], SENTENCE)
-    text = unit.text.rstrip()
-    if _cjk_count(text) < _MIN_SENTENCE_CJK or text.endswith(("?", "？")) or is_label(text):
+    if not _quotable(unit.text):
         return None
     return _candidate(table, passage, [row], SENTENCE)
+
+
+def _quotable(text: str) -> bool:
+    """Whether a body unit says something on its own: not a label, not a question, not a scrap."""
+    text = text.rstrip()
+    return _cjk_count(text) >= _MIN_SENTENCE_CJK and not text.endswith(("?", "？")) and not is_label(text)
+
+
+def _heading_named(table: UnitTable, unit: AnswerUnit, asked: set[str]) -> str:
+    """The heading a unit stands under (「一、住院报销」 → 「住院报销」) when every term of it is a term
+    of the question, else "". A document's title is no section heading: the whole page stands
+    under it."""
+    heading = without_marker(unit.context.split(" ")[0])
+    if not heading or unit.context == table.title_context(unit.doc_id) or is_floor(heading):
+        return ""
+    terms = tokenize(heading)
+    return heading if len(terms) >= 2 and all(t in asked for t in terms) else ""
+
+
+def _section_run(table: UnitTable, row: int, room: int) -> list[int]:
+    """The body sentences of ``row``'s section from its first one on, as many as fit in ``room``,
+    ending on a sentence's end."""
+    unit = table.units[row]
+
+    def same(r: int | None) -> bool:
+        return r is not None and table.units[r].role == BODY and table.units[r].context == unit.context
+
+    first = row
+    while same(before := table.preceding(first)):
+        first = before
+    rows, used, current = [], 0, first
+    while same(current) and used + len(table.units[current].text) <= room:
+        # A question the section repeats (「在厦门交的医保去其他城市能用吗?」) is not quoted.
+        if _quotable(table.units[current].text):
+            rows.append(current)
+            used += len(table.units[current].text)
+        current = table.following(current)
+    while rows and not _SENTENCE_END.search(table.units[rows[-1]].text):
+        rows.pop()
+    return rows
 
 
 def _section_items(table: UnitTable, starts: tuple[int, ...]) -> list[tuple[int, str]]:

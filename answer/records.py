@@ -50,9 +50,13 @@ class AnswerSentence:
     caption: str = ""
 
     @property
+    def shown(self) -> str:
+        """The quote with its caption, if any, in 【】 before it."""
+        return f"【{self.caption}】{self.text}" if self.caption else self.text
+
+    @property
     def line(self) -> str:
-        caption = f"【{self.caption}】" if self.caption else ""
-        return f"{caption}{self.text}[{self.citation}]"
+        return f"{self.shown}[{self.citation}]"
 
     def to_dict(self) -> dict:
         return {
@@ -86,7 +90,7 @@ class AnswerBlock:
         """A sentence block reads as one line (a lead-in runs on into the sentence it introduces);
         a list puts each item on a line of its own."""
         if self.kind == SENTENCE:
-            return "".join(q.text for q in self.quotes) + f"[{self.sentence.citation}]"
+            return self.sentence.shown + "".join(q.text for q in self.items) + f"[{self.sentence.citation}]"
         return "\n".join([self.sentence.line, *(f"- {q.line}" for q in self.items)])
 
     def to_dict(self) -> dict:

@@ -35,6 +35,12 @@ class UnitTable:
             rows.sort(key=lambda r: self.units[r].start)
         self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
 
+    def title_context(self, doc_id: str) -> str:
+        """The context of a document's first unit: what its title says, which every unit without a
+        section heading of its own stands under."""
+        rows = self._by_doc.get(doc_id)
+        return self.units[rows[0]].context if rows else ""
+
     def __len__(self) -> int:
         return len(self.units)
 

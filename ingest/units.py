@@ -239,6 +239,11 @@ def _split_labels(
     yield cursor, end, style, title and is_label(text[cursor:end])
 
 
+def without_marker(text: str) -> str:
+    """A heading as it reads without its list marker: 「一、住院报销」 → 「住院报销」."""
+    return _LEADING_MARKER.sub("", text, count=1).strip()
+
+
 def key_of(text: str) -> str | None:
     """The key of a row written 「key:text」 (「三级医院:1000元以下的费用报销20%;」), if it is one."""
     match = _KEYED.match(text)

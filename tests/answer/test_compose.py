@@ -393,3 +393,14 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
 def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):
     answer = ask(question)
     assert said in answer.blocks[0].text, answer.text
+
+
+def test_a_question_naming_a_heading_is_answered_by_the_heading_s_body(ask):
+    # 「…住院报销比例…」 names the section 「一、住院报销」: its rows (乡(镇)卫生院, 县级, 二级, 三级
+    # 医院) answer, the heading shown as a caption and not quoted.
+    answer = ask("新农合在县医院住院报销比例是多少")
+    opening = answer.blocks[0]
+    assert opening.sentence.caption == "住院报销", answer.text
+    assert "县级定点医疗机构:500元以下的费用报销25%" in opening.text, answer.text
+    assert opening.text.startswith("【住院报销】乡(镇)卫生院"), answer.text
+    assert all("住院报销" not in q.source for q in opening.quotes), answer.text
