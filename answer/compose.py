@@ -21,7 +21,7 @@ from itertools import pairwise
 import numpy as np
 
 from answer.confidence import confidence, signals
-from answer.intent import answer_pattern, answers_intent, question_intent, wants_list
+from answer.intent import WHY, answer_pattern, answers_intent, question_intent, wants_list
 from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
@@ -101,14 +101,16 @@ class Answerer:
             query_vector = result.query_vector
             if query_vector is None:
                 query_vector = self.retriever.embedder.encode_query(question)
-            intent = question_intent(question)
-            candidates = self._candidates(result, query_vector, intent, answer_pattern(question))
+            intent, pattern = question_intent(question), answer_pattern(question)
+            candidates = self._candidates(result, query_vector, intent, pattern)
             evidence = signals(result, self.retriever.index, query_vector)
             evidence["unit_cosine"] = max((c.cosine for c in candidates), default=0.0)
             conf = confidence(evidence, self.settings, cross_lingual=not has_cjk(question))
             abstained = not candidates or conf < self.settings.abstain_threshold
             ranked = _whole_list_first(candidates, intent)
             chosen = [] if abstained else self._select(ranked, result.query_terms)
+            if chosen and (asked := _asked_for(intent, pattern)) is not None:
+                chosen = self._with_what_it_lacks(chosen, ranked, asked)
             blocks, citations = self._cite(chosen)
         with timed(timings, "script"):
             convert = to_traditional if is_traditional(question) else to_simplified
@@ -286,6 +288,30 @@ class Answerer:
         others = [c for c in rest if c not in before and c not in after]
         return _join_running_text(table, [*before, opening, *after, *others])
 
+    def _with_what_it_lacks(
+        self, chosen: list[_Candidate], candidates: list[_Candidate], asked: Callable[[_Candidate], bool]
+    ) -> list[_Candidate]:
+        """When no chosen block carries what the question asks for (the hours of 「几点打比较好」,
+        the cause of 「老是打不进去怎么回事」), the best block of another passage nearly as good as the
+        opening that does, as a second source; else the answer as chosen."""
+        s = self.settings
+        table = self.retriever.index.units
+        if any(asked(c) for c in chosen):
+            return chosen
+        room = s.answer_max_chars - sum(len(c.text) for c in chosen)
+        opening = chosen[0]
+        for cand in candidates:
+            if cand.score < opening.score - s.answer_margin:
+                break
+            if (
+                cand.passage is not opening.passage
+                and asked(cand)
+                and len(cand.text) <= room
+                and not any(_overlaps(table, cand, c) or _similar(cand.text, c.text) for c in chosen)
+            ):
+                return [*chosen, cand]
+        return chosen
+
     def _to_sentence_end(self, cand: _Candidate, room: int) -> _Candidate:
         """A sentence quote cut mid-sentence (「…作为上品；」, 「…的能力，」) read on to its sentence's
         end, unit by unit, while it fits: the rest of the sentence is usually what was asked."""
@@ -328,20 +354,23 @@ class Answerer:
         return replace(cand, rows=[row, *cand.rows], texts=[unit.text, *cand.texts])
 
     def _cite(self, chosen: list[_Candidate]) -> tuple[list[AnswerBlock], list[Citation]]:
-        """Every block quotes the opening's passage, cited as [1]; when the quotes run past it (a
-        list's later items) its span widens to cover them, so the citation shows every word it backs."""
-        if not chosen:
-            return [], []
+        """Each passage quoted is cited once, [1] for the opening's, [2] for a second source; when
+        the quotes run past a passage (a list's later items) its span widens to cover them, so the
+        citation shows every word it backs."""
         table = self.retriever.index.units
-        blocks, quoted = [], []
+        numbers: dict[int, int] = {}
+        quoted: dict[int, list[AnswerUnit]] = defaultdict(list)
+        blocks = []
         for cand in chosen:
+            n = numbers.setdefault(id(cand.passage), len(numbers) + 1)
             units = [table.units[row] for row in cand.rows]
-            quoted.extend(units)
+            quoted[n].extend(units)
             captions = {cand.rows[0]: _caption(table, cand.rows[0])} if cand.kind == LIST else {}
             captions.update(cand.captions)
-            quotes = [_quote(u, 1, captions.get(row, "")) for row, u in zip(cand.rows, units, strict=True)]
+            quotes = [_quote(u, n, captions.get(row, "")) for row, u in zip(cand.rows, units, strict=True)]
             blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
-        return blocks, [Citation(1, self._widened(chosen[0].passage, quoted))]
+        passages = {numbers[id(c.passage)]: c.passage for c in chosen}
+        return blocks, [Citation(n, self._widened(passages[n], quoted[n])) for n in sorted(passages)]
 
     def _widened(self, passage: Passage, units: list[AnswerUnit]) -> Passage:
         chunk = passage.chunk
@@ -471,6 +500,17 @@ def _labelled(table: UnitTable, row: int) -> tuple[int, str]:
         return row, ""
     label = item.text[: table.units[inner[0]].start - item.start].strip()
     return (inner[0], label) if is_label(label) else (row, "")
+
+
+def _asked_for(intent: str, pattern: re.Pattern[str] | None) -> Callable[[_Candidate], bool] | None:
+    """Whether a block carries what the question asks for, where its words can tell: the answer's
+    shape (「9-11点」 for 「几点打」) or, for a why question, a cause. None where they cannot (a yes or
+    no is often said without 能 or 可以; steps and lists are judged as lists)."""
+    if pattern is not None:
+        return lambda cand: pattern.search(fold(cand.text)) is not None
+    if intent == WHY:
+        return lambda cand: answers_intent(WHY, cand.text)
+    return None
 
 
 def _about_whole(terms: list[str], lead_in: AnswerUnit) -> bool:

@@ -404,3 +404,15 @@ def test_a_question_naming_a_heading_is_answered_by_the_heading_s_body(ask):
     assert "县级定点医疗机构:500元以下的费用报销25%" in opening.text, answer.text
     assert opening.text.startswith("【住院报销】乡(镇)卫生院"), answer.text
     assert all("住院报销" not in q.source for q in opening.quotes), answer.text
+
+
+def test_a_second_source_adds_what_the_first_lacks(ask):
+    # 「几点打」 asks for hours; the passage that answers best names the hotline but no hours, so
+    # another passage's 「建议避开高峰期(如9-11点)」 follows it, cited as a source of its own.
+    answer = ask("打12333查医保几点打比较好,不想一直排队等")
+    assert [c.n for c in answer.citations] == [1, 2], answer.text
+    first, second = (c.passage.chunk for c in answer.citations)
+    assert (first.doc_id, first.start) != (second.doc_id, second.start)
+    hours = next(q for q in answer.sentences if "9-11点" in q.source)
+    assert hours.citation == 2 and second.start <= hours.start and hours.end <= second.end, answer.text
+    assert answer.blocks[0].sentence.citation == 1
