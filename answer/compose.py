@@ -21,7 +21,7 @@ from itertools import pairwise
 import numpy as np
 
 from answer.confidence import confidence, signals
-from answer.intent import WHY, answer_pattern, answers_intent, question_intent, wants_list
+from answer.intent import answer_pattern, answers_intent, question_intent, wants_list
 from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
@@ -109,7 +109,7 @@ class Answerer:
             abstained = not candidates or conf < self.settings.abstain_threshold
             ranked = _whole_list_first(candidates, intent)
             chosen = [] if abstained else self._select(ranked, result.query_terms)
-            if chosen and (asked := _asked_for(intent, pattern)) is not None:
+            if chosen and (asked := _asked_for(pattern)) is not None:
                 chosen = self._with_what_it_lacks(chosen, ranked, asked)
             blocks, citations = self._cite(chosen)
         with timed(timings, "script"):
@@ -422,7 +422,12 @@ def _block(table: UnitTable, row: int, passage: Passage, reach: int) -> _Candida
         return _candidate(table, passage, [row, following], SENTENCE)
     if not _quotable(unit.text):
         return None
-    return _candidate(table, passage, [row], SENTENCE)
+    # An entry under a heading line (「三、电话查询」, then 「拨打…」) is quoted as its sentence, the
+    # heading shown as its caption.
+    sentence, caption = _labelled(table, row)
+    cand = _candidate(table, passage, [sentence], SENTENCE)
+    cand.captions = {sentence: caption} if caption else {}
+    return cand
 
 
 def _quotable(text: str) -> bool:
@@ -502,15 +507,13 @@ def _labelled(table: UnitTable, row: int) -> tuple[int, str]:
     return (inner[0], label) if is_label(label) else (row, "")
 
 
-def _asked_for(intent: str, pattern: re.Pattern[str] | None) -> Callable[[_Candidate], bool] | None:
+def _asked_for(pattern: re.Pattern[str] | None) -> Callable[[_Candidate], bool] | None:
     """Whether a block carries what the question asks for, where its words can tell: the answer's
-    shape (「9-11点」 for 「几点打」) or, for a why question, a cause. None where they cannot (a yes or
+    shape (「9-11点」 for 「几点打」, a cause for a why question). None where they cannot (a yes or
     no is often said without 能 or 可以; steps and lists are judged as lists)."""
-    if pattern is not None:
-        return lambda cand: pattern.search(fold(cand.text)) is not None
-    if intent == WHY:
-        return lambda cand: answers_intent(WHY, cand.text)
-    return None
+    if pattern is None:
+        return None
+    return lambda cand: pattern.search(fold(cand.text)) is not None
 
 
 def _about_whole(terms: list[str], lead_in: AnswerUnit) -> bool:

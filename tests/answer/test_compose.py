@@ -276,7 +276,7 @@ def test_sentences_quoted_one_after_the_other_read_as_one_quote(ask):
 def test_the_answer_reads_on_to_the_next_sentence_of_its_paragraph(ask):
     # 「…系统将播报账户余额。建议避开高峰期(如9-11点)以减少等待时间。」: the advice after the
     # hotline's instructions is what someone who cannot get through needs.
-    answer = ask("打医保热线查余额老是打不进去怎么回事")
+    answer = ask("打医保电话查余额打不通怎么办")
     assert "12333" in answer.blocks[0].text, answer.text
     assert "避开高峰期" in answer.blocks[0].text, answer.text
 
@@ -386,6 +386,8 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         ("拿别人的医保卡去买药会有什么后果", "将受到法律制裁"),
         # 「在哪里」 asks for a place or a channel.
         ("家庭共济在哪里绑定?", "医保服务平台"),
+        # 「…怎么回事」: the cause.
+        ("打医保热线查余额老是打不进去怎么回事", "由于查询人数较多"),
         # 「能绑定哪些亲属」: what the verb takes, listed.
         ("医保家庭共济能绑定哪些亲属", "绑定配偶、父母、子女"),
     ],
@@ -416,3 +418,11 @@ def test_a_second_source_adds_what_the_first_lacks(ask):
     hours = next(q for q in answer.sentences if "9-11点" in q.source)
     assert hours.citation == 2 and second.start <= hours.start and hours.end <= second.end, answer.text
     assert answer.blocks[0].sentence.citation == 1
+
+
+def test_an_entry_under_a_heading_line_is_quoted_without_the_heading(ask):
+    # 「三、电话查询」 on its own line, then 「拨打全国统一医保客服热线 12333…」: the heading is the
+    # quote's caption, not the head of its text.
+    answer = ask("医保服务热线是多少?打电话能查余额吗")
+    opening = answer.blocks[0].sentence
+    assert opening.caption == "电话查询" and opening.source.startswith("拨打"), answer.text
