@@ -296,7 +296,7 @@ class Answerer:
         opening that does, as a second source; else the answer as chosen."""
         s = self.settings
         table = self.retriever.index.units
-        if any(asked(c) for c in chosen):
+        if any(asked(c) for c in chosen) or len(chosen) >= s.answer_max_sentences:
             return chosen
         room = s.answer_max_chars - sum(len(c.text) for c in chosen)
         opening = chosen[0]
