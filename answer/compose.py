@@ -237,9 +237,10 @@ class Answerer:
 
     def _select(self, candidates: list[_Candidate], terms: list[str]) -> list[_Candidate]:
         """The best block opens (with the list it announces, if it ends on one); then blocks nearly
-        as good from its passage. Blocks from other passages stay out: measured on both question
-        sets, a second source added for the question terms the first lacked was mostly off-topic
-        (citation precision 0.64 → 0.80 here without it, answers holding the evidence 0.757 → 0.739)."""
+        as good from its passage. Blocks from other passages stay out (but for what the question
+        asks and these lack, `_with_what_it_lacks`): measured on both question sets, a second source
+        added for the question terms the first lacked was mostly off-topic (citation precision 0.64
+        → 0.80 here without it, answers holding the evidence 0.757 → 0.739)."""
         s = self.settings
         table = self.retriever.index.units
         opening = _fit(candidates[0], s.answer_max_chars) or candidates[0]
@@ -440,11 +441,18 @@ def _heading_named(table: UnitTable, unit: AnswerUnit, asked: set[str]) -> str:
     """The heading a unit stands under (「一、住院报销」 → 「住院报销」) when every term of it is a term
     of the question, else "". A document's title is no section heading: the whole page stands
     under it."""
-    heading = without_marker(unit.context.split(" ")[0])
-    if not heading or unit.context == table.title_context(unit.doc_id) or is_floor(heading):
+    heading, terms = _heading_terms(unit.context)
+    if len(terms) < 2 or unit.context == table.title_context(unit.doc_id):
         return ""
-    terms = tokenize(heading)
-    return heading if len(terms) >= 2 and all(t in asked for t in terms) else ""
+    return heading if all(t in asked for t in terms) else ""
+
+
+@lru_cache(maxsize=65536)
+def _heading_terms(context: str) -> tuple[str, tuple[str, ...]]:
+    """A unit context's heading without its marker, and its terms (none for a forum floor). A
+    corpus has few headings and every question reads them again: each is segmented once."""
+    heading = without_marker(context.split(" ")[0])
+    return heading, () if is_floor(heading) else tuple(tokenize(heading))
 
 
 def _section_run(table: UnitTable, row: int, room: int) -> list[int]:
