@@ -126,10 +126,13 @@ _SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
-# 「能绑定哪些亲属」 is answered by what the verb takes, listed: 「绑定配偶、父母、子女等近亲属」. After
-# 有/是 (「著作有哪些」) the word before is a noun, not a verb.
+# 「能绑定哪些亲属」 is answered by what the verb takes, listed (「绑定配偶、父母、子女等近亲属」), or by
+# the kind asked for and its members (「近亲属包括配偶、父母、子女…」). After 有/是 (「著作有哪些」) the
+# word before is a noun, not a verb.
 _LISTED_QUESTION = re.compile(r"([\u4e00-\u9fff]{2})(?<![有是])[在到于]?(?:能|可以)?哪些")
+_LISTED_KIND = re.compile(r"哪些([\u4e00-\u9fff]{2})")
 _ENUMERATION = r"[^。；;，,]{0,6}?[^、。，,]{1,8}、[^、。，,]{1,8}"
+_MEMBERS = r"[^。；;]{0,4}?(?:包括|包含|有|为|是|[:：])"
 
 
 def answer_pattern(question: str) -> re.Pattern[str] | None:
@@ -144,6 +147,6 @@ def answer_pattern(question: str) -> re.Pattern[str] | None:
         return re.compile(f"{_NUMERAL}\\s*{_CLASSIFIER}{re.escape(m.group(1))}")
     if shape := next((shape for asked, shape in _SHAPES if asked.search(q)), None):
         return shape
-    if m := _LISTED_QUESTION.search(q):
-        return re.compile(re.escape(m.group(1)) + _ENUMERATION)
-    return None
+    listed = [re.escape(m.group(1)) + _ENUMERATION for m in [_LISTED_QUESTION.search(q)] if m]
+    listed += [re.escape(m.group(1)) + _MEMBERS + _ENUMERATION for m in [_LISTED_KIND.search(q)] if m]
+    return re.compile("|".join(listed)) if listed else None

@@ -48,6 +48,7 @@ def test_question_intent(question, intent):
         ("违规提现了会怎么样", "违反规定可能导致账户冻结", "其使用和提取受到严格限制"),
         ("家庭共济在哪里绑定", "通过“医保服务平台APP”…完成绑定", "就医购药时,需使用患者本人的医保卡"),
         ("能绑定哪些亲属", "绑定配偶、父母、子女等近亲属", "用于支付家庭成员的就医、购药、购买商业保险"),
+        ("可以给哪些亲属用", "近亲属包括配偶、父母、子女", "用于支付家庭成员的就医、购药、购买商业保险"),
     ],
 )
 def test_a_count_rank_year_cap_price_or_meaning_question_knows_the_shape_of_its_answer(
