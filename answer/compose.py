@@ -369,6 +369,15 @@ class Answerer:
             captions = {cand.rows[0]: _caption(table, cand.rows[0])} if cand.kind == LIST else {}
             captions.update(cand.captions)
             quotes = [_quote(u, n, captions.get(row, "")) for row, u in zip(cand.rows, units, strict=True)]
+            if cand.kind == SENTENCE:
+                document = self.retriever.index.document(units[0].doc_id)
+                for quote, before in zip(quotes[1:], units, strict=False):
+                    # A row after a row, not the sentence a lead-in (「使用条件:」) runs on into.
+                    quote.new_line = (
+                        document is not None
+                        and _SENTENCE_END.search(before.text) is not None
+                        and "\n" in document.text[before.end : quote.start]
+                    )
             blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
         passages = {numbers[id(c.passage)]: c.passage for c in chosen}
         return blocks, [Citation(n, self._widened(passages[n], quoted[n])) for n in sorted(passages)]

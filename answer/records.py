@@ -39,7 +39,9 @@ class AnswerSentence:
     """One quoted sentence: ``source`` is verbatim ``doc[start:end]``; ``text`` is what is shown.
 
     ``caption`` is the heading a quote stands under, shown before it and not quoted (answers quote
-    no headings): the heading above a bare 「步骤:」, or the section a list item stands for."""
+    no headings): the heading above a bare 「步骤:」, or the section a list item stands for.
+    ``new_line`` marks a quote of a sentence block that starts a new line in the source (the rows
+    of a table under its heading): it is shown on a line of its own."""
 
     text: str
     source: str
@@ -48,6 +50,7 @@ class AnswerSentence:
     start: int
     end: int
     caption: str = ""
+    new_line: bool = False
 
     @property
     def shown(self) -> str:
@@ -67,6 +70,7 @@ class AnswerSentence:
             "start": self.start,
             "end": self.end,
             "caption": self.caption,
+            "new_line": self.new_line,
         }
 
 
@@ -87,10 +91,12 @@ class AnswerBlock:
 
     @property
     def text(self) -> str:
-        """A sentence block reads as one line (a lead-in runs on into the sentence it introduces);
-        a list puts each item on a line of its own."""
+        """A sentence block reads as its source does (a lead-in runs on into the sentence it
+        introduces, a table's rows stand on lines of their own); a list puts each item on a line of
+        its own."""
         if self.kind == SENTENCE:
-            return self.sentence.shown + "".join(q.text for q in self.items) + f"[{self.sentence.citation}]"
+            rest = "".join(f"\n{q.text}" if q.new_line else q.text for q in self.items)
+            return self.sentence.shown + rest + f"[{self.sentence.citation}]"
         return "\n".join([self.sentence.line, *(f"- {q.line}" for q in self.items)])
 
     def to_dict(self) -> dict:

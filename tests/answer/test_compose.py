@@ -408,6 +408,12 @@ def test_a_question_naming_a_heading_is_answered_by_the_heading_s_body(ask):
     assert "县级定点医疗机构:500元以下的费用报销25%" in opening.text, answer.text
     assert opening.text.startswith("【住院报销】乡(镇)卫生院"), answer.text
     assert all("住院报销" not in q.source for q in opening.quotes), answer.text
+    # Each row stands on its line, as in the source; a sentence runs on after the one before it.
+    county = next(q for q in opening.items if q.source.startswith("县级定点医疗机构"))
+    assert county.new_line and f"\n{county.text}" in opening.text, answer.text
+    rows = [q.source.split(":")[0] for q in opening.items if q.new_line]
+    assert rows == ["县级定点医疗机构", "二级医院", "三级医院"], answer.text
+    assert opening.to_dict()["items"][0]["new_line"] is False
 
 
 def test_a_second_source_adds_what_the_first_lacks(ask):
