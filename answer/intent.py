@@ -126,6 +126,9 @@ _SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
+# Asked how to look something up (「醫保卡餘額怎麼查」), the answer says how it is looked up (查询, 查看),
+# not where the thing is mentioned (「…由自己用醫保卡餘額和現金支付。」).
+_LOOK_UP_ANSWER = re.compile(r"查|看")
 # 「能绑定哪些亲属」 is answered by what the verb takes, listed (「绑定配偶、父母、子女等近亲属」), or by
 # the kind asked for and its members (「近亲属包括配偶、父母、子女…」). After 有/是 (「著作有哪些」) the
 # word before is a noun, not a verb.
@@ -136,9 +139,12 @@ _MEMBERS = r"[^。；;]{0,4}?(?:包括|包含|有|为|是|[:：])"
 
 
 def answer_pattern(question: str) -> re.Pattern[str] | None:
-    """The shape of the answer a question asks for: a number of something, a year, a cap, a
-    price, a meaning, a consequence, a cause, a place, what a verb takes."""
+    """The shape of the answer a question asks for: a way to look something up, a number of
+    something, a year, a cap, a price, a meaning, a consequence, a cause, a place, what a verb
+    takes."""
     q = fold(question)
+    if _LOOK_UP.search(q):
+        return _LOOK_UP_ANSWER
     if _YEAR_QUESTION.search(q):
         return _YEAR_ANSWER
     if m := _ORDINAL_QUESTION.search(q):

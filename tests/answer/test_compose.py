@@ -386,6 +386,8 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         ("拿别人的医保卡去买药会有什么后果", "将受到法律制裁"),
         # 「在哪里」 asks for a place or a channel.
         ("家庭共济在哪里绑定?", "医保服务平台"),
+        # 「…怎麼查」: how it is looked up, not a sentence that merely mentions the balance.
+        ("醫保卡餘額怎麼查", "以下是幾種常見的查詢方法"),
         # 「…怎么回事」: the cause.
         ("打医保热线查余额老是打不进去怎么回事", "由于查询人数较多"),
         # 「能绑定哪些亲属」: what the verb takes, listed.

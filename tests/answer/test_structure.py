@@ -49,6 +49,7 @@ def test_question_intent(question, intent):
         ("家庭共济在哪里绑定", "通过“医保服务平台APP”…完成绑定", "就医购药时,需使用患者本人的医保卡"),
         ("能绑定哪些亲属", "绑定配偶、父母、子女等近亲属", "用于支付家庭成员的就医、购药、购买商业保险"),
         ("可以给哪些亲属用", "近亲属包括配偶、父母、子女", "用于支付家庭成员的就医、购药、购买商业保险"),
+        ("醫保卡餘額怎麼查", "以下是几种常见的查询方法:", "该个人自付的部分由自己用医保卡余额和现金支付。"),
     ],
 )
 def test_a_count_rank_year_cap_price_or_meaning_question_knows_the_shape_of_its_answer(
@@ -59,7 +60,7 @@ def test_a_count_rank_year_cap_price_or_meaning_question_knows_the_shape_of_its_
 
 
 def test_a_question_not_asking_for_a_count_has_no_answer_shape():
-    assert answer_pattern("医保卡余额怎么查") is None and answer_pattern("新农合报销比例是多少") is None
+    assert answer_pattern("医保卡余额怎么用") is None and answer_pattern("新农合报销比例是多少") is None
 
 
 @pytest.mark.parametrize(
