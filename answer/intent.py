@@ -129,10 +129,10 @@ _SHAPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 # Asked how to look something up (「醫保卡餘額怎麼查」), the answer says how it is looked up (查询, 查看),
 # not where the thing is mentioned (「…由自己用醫保卡餘額和現金支付。」).
 _LOOK_UP_ANSWER = re.compile(r"查|看")
-# 「能绑定哪些亲属」 is answered by what the verb takes, listed (「绑定配偶、父母、子女等近亲属」), or by
-# the kind asked for and its members (「近亲属包括配偶、父母、子女…」). After 有/是 (「著作有哪些」) the
-# word before is a noun, not a verb.
-_LISTED_QUESTION = re.compile(r"([\u4e00-\u9fff]{2})(?<![有是])[在到于]?(?:能|可以)?哪些")
+# 「能绑定哪些亲属」 and 「登录要输入什么」 are answered by what the verb takes, listed (「绑定配偶、父母、
+# 子女等近亲属」, 「输入身份证号、社保卡号、密码…」), or by the kind asked for and its members
+# (「近亲属包括配偶、父母、子女…」). After 有/是/为 (「著作有哪些」, 「为什么」) the word before is no verb.
+_LISTED_QUESTION = re.compile(r"([\u4e00-\u9fff]{2})(?<![有是为])[在到于]?(?:能|可以)?(?:哪些|什么)")
 _LISTED_KIND = re.compile(r"哪些([\u4e00-\u9fff]{2})")
 _ENUMERATION = r"[^。；;，,]{0,6}?[^、。，,]{1,8}、[^、。，,]{1,8}"
 _MEMBERS = r"[^。；;]{0,4}?(?:包括|包含|有|为|是|[:：])"

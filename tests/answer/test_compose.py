@@ -392,6 +392,7 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         ("打医保热线查余额老是打不进去怎么回事", "由于查询人数较多"),
         # 「能绑定哪些亲属」: what the verb takes, listed.
         ("医保家庭共济能绑定哪些亲属", "绑定配偶、父母、子女"),
+        ("深圳在人社局网站上查医保余额,登录要输入什么", "输入身份证号、社保卡号、密码"),
         # 「哪些亲属」: the kind asked for and its members.
         ("家庭共济可以给哪些亲属用", "近亲属包括配偶、父母、子女"),
     ],
