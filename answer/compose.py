@@ -136,6 +136,7 @@ class Answerer:
         out.extend(self._overviews(result))
         out.extend(self._section_bodies(result))
         asked = _BRACKETS.sub("", fold(result.query))
+        shaped = _asked_for(pattern)
         # One product for every unit the candidates quote, not one per candidate.
         rows = sorted({r for cand in out for r in cand.rows})
         similarity = dict(zip(rows, (table.vectors[rows] @ query_vector).tolist(), strict=True))
@@ -144,7 +145,7 @@ class Answerer:
             # A list is as close as its lead-in or its items on average, whichever is closer.
             cand.cosine = max(cosines[0], sum(cosines[1:]) / (len(cosines) - 1) if len(cosines) > 1 else 0.0)
             fits = answers_intent(intent, cand.text) or (cand.kind == LIST and wants_list(intent))
-            typed = pattern is not None and pattern.search(fold(cand.text)) is not None
+            typed = shaped is not None and shaped(cand)
             cand.score = (
                 cand.cosine
                 + s.answer_passage_weight * cand.passage.score
