@@ -86,6 +86,15 @@ class Settings:
     admin_session_minutes: int = 480
     # The question log (data dir, questions.sqlite3): entries older than this are deleted.
     log_retention_days: int = 90
+    # The readers' limits (ingest/archive.py, ingest/pdf_text.py): a file beyond one is skipped
+    # with the reason. A .docx may expand to this many bytes in all, hold this many parts, and no
+    # part over 1 MiB may be compressed more than this ratio; a PDF may have this many pages and
+    # take this many seconds to read.
+    max_archive_bytes: int = 100 * 1024 * 1024
+    max_archive_members: int = 1000
+    max_compression_ratio: float = 100.0
+    max_pdf_pages: int = 2000
+    pdf_seconds: float = 60.0
     # Where chunks are searched: "local" (FAISS + BM25 files in the index dir) or "milvus"
     # (index/stores/). The Milvus URI is a file (embedded milvus-lite; "" = milvus.db in the data
     # dir) or a server's http://host:19530; one collection per index.

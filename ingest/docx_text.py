@@ -8,11 +8,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 
 from docx import Document as open_docx
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from lxml.etree import LxmlError
+
+from ingest.archive import ArchiveLimits, UnsafeArchive, check_archive
 
 # Built-in heading styles are named in English in the file whatever Word's language.
 _HEADING = re.compile(r"^(?:heading|标题|標題)\s*([1-6])$", re.IGNORECASE)
@@ -23,10 +27,17 @@ class UnreadableDocx(ValueError):
     """The file is not a readable .docx; the message says why."""
 
 
-def docx_text(raw: bytes) -> str:
+def docx_text(raw: bytes, limits: ArchiveLimits) -> str:
+    """The file's text; UnreadableDocx when it is beyond ``limits`` or damaged."""
     try:
+        check_archive(raw, limits)
         document = open_docx(io.BytesIO(raw))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except UnsafeArchive as exc:
+        raise UnreadableDocx(f"refused .docx file: {exc}") from None
+    except LxmlError as exc:
+        raise UnreadableDocx(f"damaged .docx file: its XML cannot be parsed ({exc})") from None
+    # A damaged archive fails in zipfile or zlib, or names parts that are not there.
+    except (PackageNotFoundError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError) as exc:
         raise UnreadableDocx(f"not a readable .docx file ({type(exc).__name__}: {exc})") from None
     lines: list[str] = []
     for block in document.iter_inner_content():

@@ -1,14 +1,19 @@
-"""The text layer of a PDF, page by page (pypdf); there is no OCR, so a scanned PDF has no text."""
+"""The text layer of a PDF, page by page (pypdf); there is no OCR, so a scanned PDF has no text.
+
+A PDF is read within a page limit and a time limit: the pages are counted before any is read,
+and the clock is checked after every page, so a file built to keep the parser busy is given up
+one page after its time is up; pypdf itself caps what one page's streams may expand to (75 MB)."""
 
 from __future__ import annotations
 
 import io
 import logging
 import re
+import time
 import unicodedata
 
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 # pypdf reports every odd object it skips; the reader's own warnings say what matters.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -26,14 +31,22 @@ class UnreadablePdf(ValueError):
     """The PDF cannot give text; the message says why."""
 
 
-def pdf_pages(raw: bytes) -> list[str]:
-    """The normalised text of each page, in order ("" for a page without a text layer)."""
+def pdf_pages(raw: bytes, max_pages: int, max_seconds: float) -> list[str]:
+    """The normalised text of each page, in order ("" for a page without a text layer);
+    UnreadablePdf when the file is damaged, encrypted, or beyond the page or time limit."""
+    deadline = time.monotonic() + max_seconds
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted:
             raise UnreadablePdf("encrypted PDF: cannot be read")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+        if len(reader.pages) > max_pages:
+            raise UnreadablePdf(f"too many pages ({len(reader.pages)}, limit {max_pages})")
+        pages = []
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            if time.monotonic() > deadline:
+                raise UnreadablePdf(f"reading it took longer than {max_seconds:g} s (the limit): not read")
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         if isinstance(exc, UnreadablePdf):
             raise
         raise UnreadablePdf(f"damaged PDF ({type(exc).__name__}: {exc})") from None

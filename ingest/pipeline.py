@@ -21,10 +21,13 @@ log = logging.getLogger(__name__)
 CHUNKER_VERSION = 18
 
 
-def read_corpus(corpus_dir: Path, edit: CorpusEdit | None = None) -> tuple[list[Document], list[SkippedFile]]:
+def read_corpus(
+    corpus_dir: Path, edit: CorpusEdit | None = None, settings: Settings | None = None
+) -> tuple[list[Document], list[SkippedFile]]:
     """Every readable corpus file as a Document; the others are skipped with a warning, never fatal.
 
-    With ``edit``, the corpus is read as if the edit were already done."""
+    With ``edit``, the corpus is read as if the edit were already done; ``settings`` gives the
+    readers' limits."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus directory not found: {corpus_dir}")
     edit = edit or CorpusEdit()
@@ -33,7 +36,7 @@ def read_corpus(corpus_dir: Path, edit: CorpusEdit | None = None) -> tuple[list[
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for doc_id, path in sorted(paths.items()):
-        result = read_document(path, corpus_dir, doc_id)
+        result = read_document(path, corpus_dir, doc_id, settings)
         if isinstance(result, SkippedFile):
             log.warning("skipping corpus file %s: %s", result.path, result.reason)
             skipped.append(result)
@@ -65,7 +68,7 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
 
 def ingest_corpus(settings: Settings, edit: CorpusEdit | None = None) -> IngestResult:
     """Read, clean, structure and chunk every file under ``settings.corpus_dir`` (as ``edit`` leaves it)."""
-    documents, skipped = read_corpus(settings.corpus_dir, edit)
+    documents, skipped = read_corpus(settings.corpus_dir, edit, settings)
     result = IngestResult(documents=documents, skipped=skipped)
     for doc in documents:
         chunks, sections, units = chunk_document(doc, settings)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
@@ -55,3 +57,93 @@ def write_docx(path: Path, title: str, sections: list[tuple[str, list[str]]], ta
             grid.cell(r, c).text = value
     document.save(str(path))
     return path
+
+
+# --- hostile Word files: what an attacker or a broken tool may hand over --------------------
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+GIB = 1 << 30
+
+
+def docx_bytes(text: str = "医保卡余额可以在医保服务平台查询。") -> bytes:
+    """A valid Word file with one paragraph."""
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def with_document_xml(raw: bytes, write: bytes | Callable[[BinaryIO], None]) -> bytes:
+    """``raw`` (a Word file) with its word/document.xml replaced by ``write`` (bytes, or a function
+    that streams them, so that a gigabyte never sits in the test's memory)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename != "word/document.xml":
+                dst.writestr(info, src.read(info))
+            elif callable(write):
+                with dst.open(info.filename, "w", force_zip64=True) as fh:
+                    write(fh)
+            else:
+                dst.writestr(info.filename, write)
+    return out.getvalue()
+
+
+def truncated_docx() -> bytes:
+    """word/document.xml cut off right after its first ``<w:p>``."""
+    import io
+    import zipfile
+
+    raw = docx_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        xml = z.read("word/document.xml")
+    return with_document_xml(raw, xml[: xml.index(b"<w:p>") + len(b"<w:p>")])
+
+
+def zeros_docx() -> bytes:
+    """word/document.xml made of zero bytes."""
+    return with_document_xml(docx_bytes(), b"\0" * 65536)
+
+
+def billion_laughs_docx() -> bytes:
+    """word/document.xml whose DTD declares entities that expand to 10⁹ "lol"s."""
+    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    xml = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE w:document [{"".join(entities)}]>\n'
+        f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>'
+    )
+    return with_document_xml(docx_bytes(), xml.encode())
+
+
+def _repeat(block: bytes, total: int) -> Callable[[BinaryIO], None]:
+    def write(fh: BinaryIO) -> None:
+        for _ in range(total // len(block)):
+            fh.write(block)
+
+    return write
+
+
+def zeros_bomb_docx(size: int = GIB) -> bytes:
+    """About a megabyte that expands to ``size`` bytes of zeros."""
+    return with_document_xml(docx_bytes(), _repeat(b"\0" * (1 << 20), size))
+
+
+def xml_bomb_docx(size: int = GIB) -> bytes:
+    """A few megabytes that expand to ``size`` bytes of valid Word XML (one paragraph repeated)."""
+    para = "<w:p><w:r><w:t>医保卡余额可以在医保服务平台查询。</w:t></w:r></w:p>".encode()
+    head = f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W}"><w:body>'.encode()
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(head)
+        _repeat(para * ((1 << 20) // len(para)), size)(fh)
+        fh.write(b"</w:body></w:document>")
+
+    return with_document_xml(docx_bytes(), write)
