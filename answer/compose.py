@@ -22,6 +22,7 @@ import numpy as np
 
 from answer.confidence import confidence, signals
 from answer.intent import answer_pattern, answers_intent, question_intent, wants_list
+from answer.nonsense import lacks_content, no_content_answer
 from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, Citation
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
@@ -93,6 +94,8 @@ class Answerer:
         self, question: str, top_k: int | None = None, mode: str = "hybrid", region: str | None = None
     ) -> Answer:
         """Search, then answer from exactly the passages the search returned."""
+        if lacks_content(question):
+            return no_content_answer(question)
         return self.answer(question, self.retriever.search(question, top_k, mode, region=region))
 
     def answer(self, question: str, result: SearchResult) -> Answer:

@@ -115,6 +115,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
+    # Why an abstention did not even search (answer.nonsense), shown in place of NOT_FOUND.
+    notice: str = ""
 
     @property
     def sentences(self) -> list[AnswerSentence]:
@@ -133,7 +135,7 @@ class Answer:
     @property
     def text(self) -> str:
         if self.abstained:
-            return NOT_FOUND
+            return self.notice or NOT_FOUND
         body = "\n".join(block.text for block in self.blocks)
         return f"{body}\n{self.scope}" if self.scope else body
 
