@@ -84,8 +84,10 @@ class Settings:
     max_upload_files: int = 10
     max_filename_chars: int = 100
     admin_session_minutes: int = 480
-    # The question log (data dir, questions.sqlite3): entries older than this are deleted.
+    # The question log (data dir, questions.sqlite3): entries older than this are deleted, and the
+    # oldest beyond this many (a 500-character question takes about 9 KB).
     log_retention_days: int = 90
+    log_max_rows: int = 100_000
     # The readers' limits (ingest/archive.py, ingest/pdf_text.py): a file beyond one is skipped
     # with the reason. A .docx may expand to this many bytes in all, hold this many parts, and no
     # part over 1 MiB may be compressed more than this ratio; a PDF may have this many pages and

@@ -78,16 +78,22 @@ class Problem:
 
 
 class QueryLog:
-    def __init__(self, data_dir: Path, retention_days: int) -> None:
+    def __init__(self, data_dir: Path, retention_days: int, max_rows: int) -> None:
         self.path = data_dir / FILE
         self.retention_days = retention_days
+        self.max_rows = max_rows
+        self._rows = 0  # in the table, as the writer counts them
+        # Ids logged by this process, whose row may still be in the queue (for feedback).
+        self._recent: dict[str, None] = {}
+        self._recent_lock = threading.Lock()
         self._queue: queue.Queue[tuple | None] = queue.Queue(_QUEUE_SIZE)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()  # the writer has opened (or failed to open) the database
         self._warned = False
+        self._warned_full = False
 
     def start(self) -> None:
-        """Start the writer; it applies the retention at once and then daily."""
+        """Start the writer; it applies the retention (age and size) at once, age then daily."""
         self._thread = threading.Thread(target=self._write_loop, name="querylog", daemon=True)
         self._thread.start()
 
@@ -118,15 +124,31 @@ class QueryLog:
             json.dumps(cited, ensure_ascii=False),
             round(latency_ms, 2),
         )
+        with self._recent_lock:
+            self._recent[entry_id] = None
+            if len(self._recent) > _QUEUE_SIZE:
+                del self._recent[next(iter(self._recent))]
         self._put(("ask", row))
         return entry_id
 
-    def feedback(self, entry_id: str, helpful: bool) -> bool:
-        """Queue the feedback on one logged answer; False for an id that cannot be one."""
+    def feedback(self, entry_id: str, helpful: bool) -> str:
+        """Queue the feedback on one logged answer: "recorded", or "invalid" for an id that cannot
+        be one, "unknown" for one that was never logged (or is deleted by now)."""
         if not _ID.match(entry_id):
-            return False
+            return "invalid"
+        with self._recent_lock:
+            recent = entry_id in self._recent
+        if not recent and not self._logged(entry_id):
+            return "unknown"
         self._put(("feedback", (int(helpful), _now(), entry_id)))
-        return True
+        return "recorded"
+
+    def _logged(self, entry_id: str) -> bool:
+        try:
+            with contextlib.closing(_reader(self.path)) as db:
+                return db.execute("SELECT 1 FROM questions WHERE id = ?", (entry_id,)).fetchone() is not None
+        except sqlite3.Error:
+            return False
 
     def problems(self, limit: int = 100) -> list[Problem]:
         """Abstained and unhelpful questions, most frequent first."""
@@ -210,6 +232,9 @@ class QueryLog:
                     "confidence, cited_docs, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     values,
                 )
+                self._rows += 1
+                if self._rows > self.max_rows:
+                    self._trim(db)
             else:
                 db.execute("UPDATE questions SET helpful = ?, feedback_at = ? WHERE id = ?", values)
         except sqlite3.Error as exc:
@@ -219,11 +244,32 @@ class QueryLog:
         cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).isoformat(timespec="seconds")
         try:
             removed = db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+            self._rows = db.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
         except sqlite3.Error as exc:
             self._warn(f"the question log {self.path} cannot be purged ({exc})")
             return
         if removed:
             log.info("question log: removed %d entries older than %d days", removed, self.retention_days)
+        if self._rows > self.max_rows:
+            self._trim(db)
+
+    def _trim(self, db: sqlite3.Connection) -> None:
+        """Delete the oldest entries beyond ``max_rows`` (rowids grow with every insert)."""
+        try:
+            removed = db.execute(
+                "DELETE FROM questions WHERE rowid <= "
+                "(SELECT rowid FROM questions ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+                (self.max_rows,),
+            ).rowcount
+        except sqlite3.Error as exc:
+            self._warn(f"the question log {self.path} cannot be trimmed ({exc})")
+            return
+        self._rows -= removed
+        if not self._warned_full:
+            self._warned_full = True
+            log.info(
+                "question log: full at %d entries, the oldest are deleted as new ones come", self.max_rows
+            )
 
 
 def question_key(question: str) -> str:

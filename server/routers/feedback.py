@@ -24,9 +24,14 @@ def feedback(
     entry: Annotated[str, Form(max_length=64)] = "",
     helpful: Annotated[str, Form(max_length=8)] = "",
 ) -> HTMLResponse:
-    if helpful not in ("1", "0") or not querylog.feedback(entry, helpful == "1"):
+    outcome = querylog.feedback(entry, helpful == "1") if helpful in ("1", "0") else "invalid"
+    if outcome == "invalid":
         context = {"title": "反馈无效", "text": "反馈格式不对 / invalid feedback", "link": "/"}
         return templates.TemplateResponse(request, "message.html", context, status_code=422)
+    if outcome == "unknown":
+        text = "没有这条回答的记录，反馈未保存 / no such answer was logged: feedback not recorded"
+        context = {"title": "反馈无效", "text": text, "link": "/"}
+        return templates.TemplateResponse(request, "message.html", context, status_code=404)
     context = {
         "title": "谢谢反馈",
         "text": "已记录，谢谢！/ Thank you, your feedback was recorded.",

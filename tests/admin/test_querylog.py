@@ -96,7 +96,7 @@ def test_answers_go_out_when_the_log_cannot_be_written(
         site.client.app.state.querylog.close()
         log_path.unlink()
         log_path.mkdir()  # a folder where the database should be: it cannot be opened
-        broken = QueryLog(site.settings.data_dir, 90)
+        broken = QueryLog(site.settings.data_dir, 90, site.settings.log_max_rows)
         site.client.app.state.querylog = broken
         with caplog.at_level(logging.WARNING, logger="server.querylog"):
             broken.start()
@@ -109,7 +109,7 @@ def test_answers_go_out_when_the_log_cannot_be_written(
 
 
 def test_entries_older_than_the_retention_are_deleted_at_start(tmp_path: Path) -> None:
-    log = QueryLog(tmp_path, retention_days=90)
+    log = QueryLog(tmp_path, retention_days=90, max_rows=1000)
     log.start()
     log.flush()
     log.close()
@@ -122,7 +122,7 @@ def test_entries_older_than_the_retention_are_deleted_at_start(tmp_path: Path) -
                 "cited_docs, latency_ms) VALUES (?, ?, ?, ?, 'api', 1, 0.1, '[]', 5)",
                 (f"{n:032x}", when, f"问题{n}", f"问题{n}"),
             )
-    log = QueryLog(tmp_path, retention_days=90)
+    log = QueryLog(tmp_path, retention_days=90, max_rows=1000)
     log.start()
     log.flush()
     log.close()

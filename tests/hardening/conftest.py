@@ -191,3 +191,11 @@ def served(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def site(tiny_template: Tiny, tmp_path: Path, settings: Settings, embedder) -> Iterator:
+    """The admin test site (tests/admin/conftest.py) over a copy of the tiny corpus, admin enabled."""
+    from tests.admin.conftest import TOKEN, make_site
+
+    yield from make_site(tiny_template, tmp_path, settings, embedder, admin_token=TOKEN)

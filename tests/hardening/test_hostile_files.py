@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from index import store
 from ingest.readers import read_document
 from ingest.records import SkippedFile
 from settings import ROOT, Settings
-from tests.admin.conftest import TOKEN, Site, make_site
+from tests.admin.conftest import TOKEN, Site
 from tests.docfiles import (
     GIB,
     billion_laughs_docx,
@@ -109,11 +109,6 @@ def test_yibao_ingest_skips_them_indexes_the_rest_and_stays_small(tiny: Tiny, ho
     assert NEW_DOC in manifest.files and set(HOSTILE) <= set(manifest.skipped)
     peak = usage.ru_maxrss * 1024  # kilobytes on Linux
     assert peak < GIB, f"ingest peaked at {peak / 2**20:.0f} MiB"
-
-
-@pytest.fixture
-def site(tiny_template: Tiny, tmp_path: Path, settings: Settings, embedder) -> Iterator[Site]:
-    yield from make_site(tiny_template, tmp_path, settings, embedder, admin_token=TOKEN)
 
 
 def test_an_upload_of_each_is_refused_with_its_reason_and_changes_nothing(site: Site, hostile: Path) -> None:
