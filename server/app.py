@@ -70,7 +70,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.querylog = QueryLog(settings.data_dir, settings.log_retention_days)
+    app.state.querylog = QueryLog(settings.data_dir, settings.log_retention_days, settings.log_max_rows)
     app.state.sessions = Sessions(settings.admin_session_minutes)
     if engine is not None:
         app.state.engine = engine
