@@ -22,3 +22,9 @@ def open_retriever(settings: Settings, embedder: Embedder, *, build_if_missing: 
         log.info(build_index(settings, embedder, progress=True).summary())
     index = store.load_index(settings.index_dir, embedder.name, embedder.fingerprint, embedder.dim)
     return Retriever(index, embedder, settings, open_store(settings, index))
+
+
+def open_last_good(settings: Settings, embedder: Embedder) -> Retriever:
+    """The retriever over the newest intact version, for when the live one is damaged."""
+    index = store.load_last_good(settings.index_dir, embedder.name, embedder.fingerprint, embedder.dim)
+    return Retriever(index, embedder, settings, open_store(settings, index))

@@ -227,6 +227,40 @@ def load_index(index_dir: Path, model: str, fingerprint: str, dim: int) -> Store
     return loaded
 
 
+def load_last_good(index_dir: Path, model: str, fingerprint: str, dim: int) -> StoredIndex:
+    """The newest intact version other than the live one, for when the live one is damaged:
+    LAST_GOOD first, then the other versions newest first, each checked as ``load_index`` checks
+    the live one (a damaged one is marked BAD). IndexMissing when none loads."""
+    live = _live_name(index_dir)
+    last_good = _last_good(index_dir)
+    others = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v") and not is_bad(p)),
+        key=_written_at,
+        reverse=True,
+    )
+    tried: list[str] = []
+    for version in [*([index_dir / last_good] if last_good else []), *others]:
+        if version.name in (live, *tried):
+            continue
+        tried.append(version.name)
+        try:
+            loaded = _load_version(version, model, fingerprint, dim)
+        except IndexCorrupt as exc:
+            _remember(version / BAD, str(exc))
+            continue
+        except IndexMismatch:
+            continue
+        _remember(index_dir / _LAST_GOOD, version.name)
+        return loaded
+    raise IndexMissing(f"no intact older index in {index_dir}")
+
+
+def _written_at(version: Path) -> int:
+    """When a version folder (v<time_ns>-<pid>) was written; 0 for a name of another shape."""
+    stamp = version.name[1:].partition("-")[0]
+    return int(stamp) if stamp.isdigit() else 0
+
+
 def is_bad(version: Path) -> bool:
     """Whether this version failed to load once (it is never kept, and removed first)."""
     return (version / BAD).exists()

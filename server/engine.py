@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -10,10 +11,13 @@ from answer.compose import Answerer
 from index import corpus_edit, store
 from index.build import BuildReport, build_index, edit_corpus
 from index.embedding import Embedder, load_embedder
-from index.loader import open_retriever
+from index.loader import open_last_good, open_retriever
+from index.retriever import Retriever
 from settings import Settings
 
 log = logging.getLogger(__name__)
+# Any absolute path left in a message shown without login: only its last part is kept.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.$])/(?:[^\s/'\"()]+/)+(?=[^\s/'\"()]*)")
 
 
 class Engine:
@@ -25,11 +29,36 @@ class Engine:
         self.embedder = embedder
         self._reload_lock = threading.Lock()
         _recover_interrupted_edit(settings)
-        self.answerer = Answerer(open_retriever(settings, embedder), settings)
-        self._version = self.answerer.retriever.index.path
         # A version that could not be loaded and why: not retried, shown by /healthz.
-        self._refused: tuple[Path, str] | None = None
+        self._refused: tuple[Path | None, str] | None = None
         self._reported: str | None = None
+        try:
+            retriever = open_retriever(settings, embedder)
+        except store.IndexCorrupt as exc:
+            retriever = self._last_good(exc)
+        self.answerer = Answerer(retriever, settings)
+        self._version = self.answerer.retriever.index.path
+
+    def _last_good(self, damage: store.IndexCorrupt) -> Retriever:
+        """Start on the newest intact version when the live one is damaged (the next ingest
+        writes a new one and repairs CURRENT); the damage itself when there is none."""
+        try:
+            retriever = open_last_good(self.settings, self.embedder)
+        except store.IndexStoreError:
+            raise damage from None
+        try:
+            live = store.current_version(self.settings.index_dir)
+        except store.IndexCorrupt:
+            live = None  # CURRENT itself cannot be read
+        self._refused = (live, str(damage))
+        self._reported = str(damage)
+        log.error(
+            "the live index is damaged: %s Serving the last good version %s instead, until the next "
+            "`yibao ingest` writes a new index and repairs CURRENT.",
+            damage,
+            retriever.index.path.name if retriever.index.path else "?",
+        )
+        return retriever
 
     @classmethod
     def start(cls, settings: Settings) -> Engine:
@@ -101,6 +130,7 @@ class Engine:
             log.error("kept serving %s: %s", self._version, problem)
 
     def health(self) -> dict:
+        """What /healthz shows to anyone: no absolute path (the data dir is named by its variable)."""
         index = self.answerer.retriever.index
         return {
             "status": "ok",
@@ -109,7 +139,7 @@ class Engine:
             "documents": index.manifest.counts.get("documents", 0),
             "index_version": index.path.name if index.path else None,
             "index_created_at": index.manifest.created_at,
-            "model": self.embedder.name,
+            "model": self._public(self.embedder.name),
             **self._refused_health(),
         }
 
@@ -117,7 +147,12 @@ class Engine:
         if self._refused is None:
             return {}
         version, reason = self._refused
-        return {"refused_version": version.name, "refused_reason": reason}
+        return {"refused_version": version.name if version else None, "refused_reason": self._public(reason)}
+
+    def _public(self, text: str) -> str:
+        for folder in {str(self.settings.data_dir), str(self.settings.data_dir.resolve())}:
+            text = text.replace(folder, "$YIBAO_DATA_DIR")
+        return _ABSOLUTE_PATH.sub("…/", text)
 
 
 def _recover_interrupted_edit(settings: Settings) -> None:
