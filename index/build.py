@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -86,7 +87,11 @@ class UnusableUpload(ValueError):
 
 
 def edit_corpus(
-    settings: Settings, embedder: Embedder, *, add: dict[str, bytes] | None = None, remove: Iterable[str] = ()
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    add: dict[str, bytes | BinaryIO] | None = None,
+    remove: Iterable[str] = (),
 ) -> BuildReport:
     """Add (or replace) and remove corpus files and index the result, all or nothing: the files
     reach the corpus dir only after their index is live (index/corpus_edit.py). A file to add

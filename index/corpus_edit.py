@@ -18,6 +18,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from index import store
 from ingest.records import CorpusEdit
@@ -29,8 +30,9 @@ STAGING = ".yibao-staging"  # hidden: corpus readers never see it
 _PLAN = "plan.json"
 
 
-def stage(settings: Settings, add: dict[str, bytes], remove: Iterable[str]) -> CorpusEdit:
-    """Write the files to add and the plan; the caller holds the ingest lock."""
+def stage(settings: Settings, add: dict[str, bytes | BinaryIO], remove: Iterable[str]) -> CorpusEdit:
+    """Write the files to add (their bytes, or open files copied from where they are) and the
+    plan; the caller holds the ingest lock."""
     staging = settings.corpus_dir / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "files").mkdir(parents=True)
@@ -38,7 +40,13 @@ def stage(settings: Settings, add: dict[str, bytes], remove: Iterable[str]) -> C
     for n, (name, data) in enumerate(add.items()):
         # Numbered names keep the type (readers go by the suffix) and nothing of a user's name.
         staged = staging / "files" / f"{n}{Path(name).suffix.lower()}"
-        store.write_synced(staged, data)
+        if isinstance(data, bytes):
+            store.write_synced(staged, data)
+        else:
+            data.seek(0)
+            with open(staged, "wb") as fh:
+                shutil.copyfileobj(data, fh)
+            store.fsync(staged)
         added[name] = staged
     live = store.current_version(settings.index_dir)
     plan = {

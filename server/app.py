@@ -16,6 +16,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import body_limits
 from server.admin_auth import Sessions
 from server.engine import Engine
 from server.querylog import QueryLog
@@ -89,33 +90,24 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, describe(list(exc.errors()), settings))
+        return body_limits.error(422, describe(list(exc.errors()), settings))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        return body_limits.error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return _error(500, "服务器内部错误 / internal error")
+        return body_limits.error(500, "服务器内部错误 / internal error")
 
     return app
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status)
-
-
 class _LimitsAndHeaders:
-    """Plain ASGI middleware: refuses bodies over the limit and adds the security headers.
-
-    The body is read here, before any route sees it, and counted as it arrives: a declared
-    Content-Length over the limit is refused at once, and a chunked body (no Content-Length)
-    is refused as soon as it passes the limit, so no request can make the server buffer more
-    than ``max_body_bytes``; a body not received within ``body_timeout`` seconds gets a 408 and
-    the connection is closed. Errors that escape the routes become a JSON 500 that carries the
-    same headers."""
+    """Plain ASGI middleware: keeps request bodies within their limits (server/body_limits.py)
+    and adds the security headers. Errors that escape the routes become a JSON 500 that carries
+    the same headers."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, body_timeout: float) -> None:
         self.app = app
@@ -144,54 +136,44 @@ class _LimitsAndHeaders:
 
         upload = scope.get("method") == "POST" and path in admin.UPLOAD_PATHS
         limit = self.max_upload_bytes if upload else self.max_body_bytes
-        length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            await _too_large(limit, upload)(scope, receive, send_with_headers)
+        if body_limits.declared_too_large(Headers(scope=scope).get("content-length"), limit):
+            await body_limits.too_large(limit, upload)(scope, receive, send_with_headers)
             return
-        parts: list[bytes] = []
-        size = 0
+        if upload:
+            # Read by the route after it has checked the login or token, and spooled to disk.
+            receive_body = body_limits.counted(receive, limit, self.body_timeout)
+        else:
+            body = await body_limits.read_whole(receive, limit, self.body_timeout)
+            if body is None:
+                return  # the client is gone: nobody to answer
+            if not isinstance(body, bytes):
+                await body(scope, receive, send_with_headers)
+                return
+            receive_body = _replay(body, receive)
         try:
-            async with asyncio.timeout(self.body_timeout):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return  # the client is gone: nobody to answer
-                    body = message.get("body", b"")
-                    size += len(body)
-                    if size > limit:
-                        await _too_large(limit, upload)(scope, receive, send_with_headers)
-                        return
-                    parts.append(body)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            # A body trickled in (or never sent) would hold a connection and a buffer for good.
-            slow = _error(408, f"请求体在 {self.body_timeout:g} 秒内未发送完 / request body too slow")
-            slow.headers["Connection"] = "close"
-            await slow(scope, receive, send_with_headers)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
-            return await receive()  # after the body: waits for the disconnect, as ASGI has it
-
-        try:
-            await self.app(scope, replay, send_with_headers)
+            await self.app(scope, receive_body, send_with_headers)
+        except body_limits.BodyRefused as refused:
+            if started:
+                raise
+            await refused.response(scope, receive, send_with_headers)
         except Exception:
             if started:
                 raise
             log.exception("unhandled error on %s", path)
-            await _error(500, "服务器内部错误 / internal error")(scope, replay, send_with_headers)
+            await body_limits.error(500, "服务器内部错误 / internal error")(scope, receive, send_with_headers)
 
 
-def _too_large(limit: int, upload: bool) -> JSONResponse:
-    if upload:
-        return _error(413, f"上传的文件太大（一次最多 {limit / 1048576:.1f} MB）/ upload too large")
-    return _error(413, f"请求体太大（最多 {limit} 字节）/ request body too large")
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: waits for the disconnect, as ASGI has it
+
+    return replay
 
 
 async def _watch_index(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from answer.compose import Answerer
 from index import corpus_edit, store
@@ -111,7 +112,7 @@ class Engine:
             return self._refused[1]
         return None
 
-    def edit(self, add: dict[str, bytes], remove: list[str]) -> BuildReport:
+    def edit(self, add: dict[str, bytes | BinaryIO], remove: list[str]) -> BuildReport:
         """Add or replace and remove corpus files and index them (all or nothing), then serve the
         new index at once. Questions meanwhile are answered from the previous index."""
         report = edit_corpus(self.settings, self.embedder, add=add, remove=remove)

@@ -29,6 +29,7 @@ from server.admin_auth import (
     same_token,
     token_matches,
 )
+from server.body_limits import BodyRefused
 from server.deps import EngineDep, QueryLogDep, SettingsDep
 from server.engine import Engine
 from server.querylog import QueryLog
@@ -57,11 +58,11 @@ async def _upload(form: FormData, engine: Engine, settings: Settings) -> BuildRe
     names = [clean_name(f.filename, settings) for f in files]
     existing = {p.name for p in settings.corpus_dir.iterdir()} if settings.corpus_dir.is_dir() else set()
     check_batch(names, existing, str(form.get("overwrite", "")).lower() in _TRUE, settings)
-    contents = {name: await f.read() for name, f in zip(names, files, strict=True)}
-    empty = [name for name, data in contents.items() if not data]
+    empty = [name for name, f in zip(names, files, strict=True) if not f.size]
     if empty:
         raise BadUpload(422, f"文件是空的 / empty file: {', '.join(empty)}")
-    return await _run(engine.edit, contents, [])
+    # The parser spooled each file to a temporary file on disk (past 1 MiB): copied from there.
+    return await _run(engine.edit, {name: f.file for name, f in zip(names, files, strict=True)}, [])
 
 
 async def _delete(docs: list[str], engine: Engine) -> BuildReport:
@@ -199,6 +200,8 @@ async def _api(work: Awaitable[BuildReport]) -> BuildReport:
 async def _form(request: Request, settings: Settings) -> FormData:
     try:
         return await request.form(max_files=settings.max_upload_files + 1, max_fields=20)
+    except BodyRefused:
+        raise  # too large or too slow: the middleware answers (server/body_limits.py)
     except Exception as exc:  # python-multipart's and starlette's errors have no common base
         raise HTTPException(400, f"表单格式不对 / malformed form data ({type(exc).__name__})") from None
 
