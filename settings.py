@@ -76,6 +76,18 @@ class Settings:
     max_header_bytes: int = 8_192
     keep_alive_timeout: float = 5.0
     max_connections: int = 256
+    # Fair share (server/slow_clients.py, server/admission.py): open connections one client address
+    # may hold (0 = no limit; behind a reverse proxy every client has the proxy's address), its
+    # questions in flight at once (beyond: 429), questions the model answers at once (0 = one per
+    # core) and questions waiting their turn (beyond: 503 with Retry-After).
+    max_connections_per_client: int = 64
+    max_asks_per_client: int = 32
+    ask_workers: int = 0
+    ask_queue: int = 64
+    # Failed admin logins and bearer tokens per client address: this many are free, then each
+    # next attempt must wait a delay that doubles from 1 s up to this many seconds (429 sooner).
+    auth_free_failures: int = 5
+    auth_max_delay: float = 300.0
     threads: int = 0
     query_cache_size: int = 256
     admin_token: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import body_limits
 from server.admin_auth import Sessions
+from server.admission import AskGate
+from server.auth_throttle import AuthThrottle
 from server.engine import Engine
 from server.querylog import QueryLog
 from server.routers import admin, api, feedback, pages
@@ -73,6 +76,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.querylog = QueryLog(settings.data_dir, settings.log_retention_days, settings.log_max_rows)
     app.state.sessions = Sessions(settings.admin_session_minutes)
+    app.state.auth_throttle = AuthThrottle(settings.auth_free_failures, settings.auth_max_delay)
+    app.state.gate = AskGate(
+        settings.ask_workers or os.cpu_count() or 1, settings.ask_queue, settings.max_asks_per_client
+    )
     if engine is not None:
         app.state.engine = engine
     app.include_router(api.api_router(settings))
@@ -94,7 +101,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return body_limits.error(exc.status_code, str(exc.detail))
+        response = body_limits.error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -199,7 +208,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None
         host=host,
         port=port,
         log_level="info",
-        http=guarded_protocol(settings.header_timeout, settings.max_header_bytes),
+        http=guarded_protocol(
+            settings.header_timeout, settings.max_header_bytes, settings.max_connections_per_client
+        ),
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections,

@@ -7,6 +7,7 @@ YIBAO_ADMIN_TOKEN is unset."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -29,8 +30,9 @@ from server.admin_auth import (
     same_token,
     token_matches,
 )
+from server.auth_throttle import AuthThrottle, too_many_message
 from server.body_limits import BodyRefused
-from server.deps import EngineDep, QueryLogDep, SettingsDep
+from server.deps import EngineDep, QueryLogDep, SettingsDep, client_address
 from server.engine import Engine
 from server.querylog import QueryLog
 from server.routers.pages import templates
@@ -43,8 +45,19 @@ UPLOAD_PATHS = ("/admin/upload", "/api/admin/documents")
 _TRUE = {"1", "true", "on", "yes"}
 
 
-def _bearer(settings: SettingsDep, authorization: Annotated[str, Header()] = "") -> None:
-    require_bearer(authorization, settings)
+def _bearer(request: Request, settings: SettingsDep, authorization: Annotated[str, Header()] = "") -> None:
+    """The API's check, after the address's wait for its failed tokens (server/auth_throttle.py)."""
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = client_address(request)
+    if settings.admin_token and (wait := throttle.wait(address)):
+        raise HTTPException(429, too_many_message(wait), headers={"Retry-After": str(math.ceil(wait))})
+    try:
+        require_bearer(authorization, settings)
+    except HTTPException as exc:
+        if exc.status_code == 401 and authorization:  # a token was tried, not just left out
+            throttle.failed(address, "bearer token")
+        raise
+    throttle.succeeded(address)
 
 
 Bearer = Depends(_bearer)
@@ -296,10 +309,18 @@ async def login(request: Request, settings: SettingsDep) -> Response:
     if not settings.admin_token:
         return _disabled(request)
     form = await _form(request, settings)
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    address = client_address(request)
+    if wait := throttle.wait(address):
+        response = _login(request, too_many_message(wait), 429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     if not same_token(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf", ""))):
         return _login(request, "表单已过期，请重试 / the form expired (CSRF check failed), try again", 403)
     if not token_matches(str(form.get("token", "")), settings):
+        throttle.failed(address, "login")
         return _login(request, "令牌不对 / wrong admin token", 401)
+    throttle.succeeded(address)
     response = RedirectResponse("/admin", status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, _sessions(request).create())
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from index.retriever import SearchResult
 from server.api_models import api_models
-from server.deps import get_engine, get_querylog
+from server.deps import admitted, get_engine, get_querylog
 from server.engine import Engine
 from server.querylog import QueryLog
 from server.validation import describe
@@ -61,10 +61,11 @@ def api_router(settings: Settings) -> APIRouter:
         except ValidationError as exc:
             raise HTTPException(422, describe(exc.errors(), settings)) from None
         answerer = engine.answerer
-        started = time.perf_counter()
-        answer = await run_in_threadpool(
-            answerer.ask, params.question, params.top_k or settings.top_k, region=params.region or None
-        )
+        async with admitted(request, params.question):
+            started = time.perf_counter()
+            answer = await run_in_threadpool(
+                answerer.ask, params.question, params.top_k or settings.top_k, region=params.region or None
+            )
         querylog.record(answer, "api", (time.perf_counter() - started) * 1000)
         return JSONResponse(answer.to_dict())
 
@@ -73,13 +74,19 @@ def api_router(settings: Settings) -> APIRouter:
         summary="Ranked passages for a query (the passages answers are built from)",
         response_class=JSONResponse,
     )
-    def search(
+    async def search(
+        request: Request,
         engine: Annotated[Engine, Depends(get_engine)],
         params: Annotated[SearchParams, Query()],  # type: ignore[valid-type]
     ) -> JSONResponse:
-        result = engine.answerer.retriever.search(
-            params.q, params.k or settings.top_k, params.retriever, region=params.region or None
-        )
+        async with admitted(request, params.q):
+            result = await run_in_threadpool(
+                engine.answerer.retriever.search,
+                params.q,
+                params.k or settings.top_k,
+                params.retriever,
+                region=params.region or None,
+            )
         return JSONResponse(_search_json(result))
 
     router.add_api_route("/healthz", healthz, methods=["GET"], summary="Index loaded, chunk count, model")

@@ -6,12 +6,13 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from answer.records import Answer
-from server.deps import get_engine, get_querylog, get_settings
+from server.deps import admitted, get_engine, get_querylog, get_settings
 from server.document_view import pieces
 from server.engine import Engine
 from server.eval_view import eval_context
@@ -28,7 +29,7 @@ EXAMPLES = ("医保卡余额怎么查", "醫保卡餘額能不能提現", "在�
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def home(
+async def home(
     request: Request,
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -36,17 +37,21 @@ def home(
     q: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     context: dict = {"q": q or "", "examples": EXAMPLES, "answer": None, "error": None}
-    status = 200
+    status, headers = 200, None
     if q is not None and q.strip():
         try:
-            started = time.perf_counter()
-            answer = engine.answerer.ask(clean_question(q, settings))
+            question = clean_question(q, settings)
+            async with admitted(request, question):
+                started = time.perf_counter()
+                answer = await run_in_threadpool(engine.answerer.ask, question)
         except BadQuestion as exc:
             context["error"], status = str(exc), 422
+        except HTTPException as exc:  # not admitted: the server is busy
+            context["error"], status, headers = exc.detail, exc.status_code, exc.headers
         else:
             context["answer"], context["quoted"] = answer, _quoted_spans(answer)
             context["log_id"] = querylog.record(answer, "page", (time.perf_counter() - started) * 1000)
-    return templates.TemplateResponse(request, "index.html", context, status_code=status)
+    return templates.TemplateResponse(request, "index.html", context, status_code=status, headers=headers)
 
 
 @router.get("/eval", response_class=HTMLResponse, include_in_schema=False)

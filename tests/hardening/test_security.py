@@ -44,7 +44,9 @@ def make_client(settings, engine, **overrides) -> TestClient:
 
 @pytest.fixture(scope="module")
 def client(settings, engine) -> TestClient:
-    return make_client(settings, engine, admin_token=TOKEN)
+    # Every wrong token here must reach the check itself; the wait that failures earn has its own
+    # test (test_login_throttle.py).
+    return make_client(settings, engine, admin_token=TOKEN, auth_free_failures=10**6)
 
 
 # --- admin actions -------------------------------------------------------------------------
