@@ -30,6 +30,25 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 600.0  # the server builds the index first when there is none
 REQUEST_TIMEOUT_S = 120.0
 BACK_TO_BACK = "1 back-to-back"
+MIXED = "32, 30 % invalid"
+MIXED_CLIENTS = 32
+INVALID_SHARE = 0.3
+# Requests a client gets wrong, each with the status it must get (never a 5xx or a dropped
+# connection): malformed or refused bodies and parameters, and questions with nothing to look up.
+INVALID: tuple[tuple[str, str, bytes, int], ...] = (
+    ("POST", "/api/ask", b"{not json", 400),
+    ("POST", "/api/ask", b'{"question": ""}', 422),
+    ("POST", "/api/ask", b'{"question": "' + b"x" * 501 + b'"}', 422),
+    ("POST", "/api/ask", b'{"question": "\\u0000"}', 422),
+    ("POST", "/api/ask", b'{"question": "a", "top_k": 0}', 422),
+    ("POST", "/api/ask", b'{"question": "a", "evil": 1}', 422),
+    ("POST", "/api/ask", b"[" * 5000, 400),
+    ("POST", "/api/ask", b'{"question": "' + b"a" * 20_000 + b'"}', 413),
+    ("GET", "/api/search?q=&k=many", b"", 422),
+    ("GET", "/api/search?q=a&retriever=magic", b"", 422),
+    ("POST", "/api/admin/reload", b"", 403),
+    ("GET", "/no/such/page", b"", 404),
+)
 
 
 @dataclass
@@ -132,18 +151,27 @@ class Client:
 
     def ask(self, question: str) -> tuple[float, bool]:
         body = json.dumps({"question": question}, ensure_ascii=False).encode()
+        return self.send("POST", "/api/ask", body, 200)
+
+    def send(self, method: str, path: str, body: bytes, expected: int) -> tuple[float, bool]:
+        """One request; ok when it gets ``expected`` (an answer, for a 200 from /api/ask)."""
         headers = {"Content-Type": "application/json"}
         t0 = time.perf_counter()
         try:
-            self.conn.request("POST", "/api/ask", body=body, headers=headers)
+            self.conn.request(method, path, body=body or None, headers=headers)
             response = self.conn.getresponse()
             payload = response.read()
-            ok = response.status == 200 and b'"answer"' in payload
+            ok = response.status == expected and (expected != 200 or b'"answer"' in payload)
+            if response.getheader("connection", "").lower() == "close":
+                self._reconnect()
         except (OSError, http.client.HTTPException):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+            self._reconnect()
             ok = False
         return (time.perf_counter() - t0) * 1000, ok
+
+    def _reconnect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
 
     def close(self) -> None:
         self.conn.close()
@@ -166,11 +194,29 @@ class Load:
         return phase
 
 
+def mixed_requests(questions: list[str], n: int) -> list[tuple[str, str, bytes, int]]:
+    """``n`` requests, INVALID_SHARE of them invalid (in turn from INVALID), the rest questions."""
+    out = []
+    for i in range(n):
+        if i % 10 < 10 * INVALID_SHARE:
+            out.append(INVALID[i % len(INVALID)])
+        else:
+            body = json.dumps({"question": questions[i % len(questions)]}, ensure_ascii=False).encode()
+            out.append(("POST", "/api/ask", body, 200))
+    return out
+
+
 def run_clients(
-    server: Server, questions: list[str], clients: int, requests: int, load: Load | None = None
+    server: Server,
+    questions: list[str],
+    clients: int,
+    requests: int,
+    load: Load | None = None,
+    mixed: list[tuple[str, str, bytes, int]] | None = None,
 ) -> Load:
     """``requests`` asks spread over ``clients`` threads, each sending its next as soon as the last
-    is answered; questions are taken in turn from the list. Figures are added to ``load``."""
+    is answered; questions are taken in turn from the list (or the ``mixed`` requests, each with
+    the status it must get). Figures are added to ``load``."""
     load = load or Load(clients)
     lock = threading.Lock()
     counter = iter(range(requests))
@@ -183,7 +229,10 @@ def run_clients(
                     i = next(counter, None)
                 if i is None:
                     return
-                ms, ok = client.ask(questions[i % len(questions)])
+                if mixed is None:
+                    ms, ok = client.ask(questions[i % len(questions)])
+                else:
+                    ms, ok = client.send(*mixed[i % len(mixed)])
                 with lock:
                     load.latencies.append(ms)
                     load.errors += not ok
@@ -250,7 +299,8 @@ def measure(settings: Settings, questions: list[str], floor: Callable[[str], flo
     alternating rounds one client back to back, 16 clients and the CPU capacity probe."""
     from eval.bench.machine import cpu_capacity
 
-    counts = {1: 10, 4: 24, 16: 48} if quick else {1: 100, 4: 160, 16: 320}
+    counts = {1: 10, 4: 24, 16: 48, MIXED_CLIENTS: 100} if quick else {1: 100, 4: 160, 16: 320}
+    counts.setdefault(MIXED_CLIENTS, 1500)
     rounds = 2 if quick else 4
     conf = replace(settings, query_cache_size=0)
     started = time.perf_counter()
@@ -267,7 +317,17 @@ def measure(settings: Settings, questions: list[str], floor: Callable[[str], flo
             run_clients(server, questions, 1, counts[1] // rounds, one)
             run_clients(server, questions, 16, counts[16] // rounds, many)
             probes.append(cpu_capacity(48 if quick else 96)["effective_cores"])
-        phases = {"1": single, BACK_TO_BACK: one.phase(), "4": four.phase(), "16": many.phase()}
+        # The hardening probe's load: 32 clients, 30 % of their requests invalid, every one
+        # answered as it must be (server/admission.py and the per-client limits in force).
+        requests = mixed_requests(questions, counts[MIXED_CLIENTS])
+        mixed = run_clients(server, questions, MIXED_CLIENTS, len(requests), mixed=requests)
+        phases = {
+            "1": single,
+            BACK_TO_BACK: one.phase(),
+            "4": four.phase(),
+            "16": many.phase(),
+            MIXED: mixed.phase(),
+        }
         status = server.status()
     p50 = phases["1"]["latency"]["p50"]
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.bench.http_load import BACK_TO_BACK
+from eval.bench.http_load import BACK_TO_BACK, MIXED
 
 HTTP_P50_OVER_FLOOR = 1.5
 NON_ENCODE_SHARE = 0.10
@@ -51,6 +51,10 @@ def targets(result: dict) -> list[dict]:
         )
     if http:
         out.append(_throughput_target(result, http, inproc))
+        mixed = http["phases"].get(MIXED)
+        if mixed:
+            shown = f"{mixed['errors']} errors in {mixed['requests']} requests, {mixed['rps']} req/s"
+            out.append(_target("32 clients, 30 % invalid", "0 errors", shown, mixed["errors"] == 0))
     ingest = result.get("ingest")
     if ingest:
         out.append(
@@ -343,7 +347,8 @@ def _http(h: dict) -> str:
         f"{h['p50_over_floor']} × floor. Then 4 clients; then, in {h.get('rounds', 1)} alternating "
         "rounds, one client sending its next request as soon as the last is answered (what one busy "
         "core serves), 16 clients, and the CPU capacity probe (median "
-        f"{h.get('effective_cores')} effective cores).\n\n"
+        f"{h.get('effective_cores')} effective cores). Last, 32 clients of which 30 % of the requests "
+        "are invalid (malformed, refused or unknown; an error is any status other than the one due).\n\n"
         + _table(
             [
                 "clients",

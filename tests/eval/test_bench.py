@@ -34,7 +34,7 @@ def test_quick_bench_has_every_part(quick_result: dict) -> None:
 
 def test_quick_bench_http_has_no_errors(quick_result: dict) -> None:
     http = quick_result["http"]
-    assert set(http["phases"]) == {"1", "1 back-to-back", "4", "16"}
+    assert set(http["phases"]) == {"1", "1 back-to-back", "4", "16", "32, 30 % invalid"}
     assert http["errors"] == 0
     for phase in http["phases"].values():
         assert phase["errors"] == 0
@@ -59,7 +59,7 @@ def test_quick_bench_renders(quick_result: dict) -> None:
     for heading in ("### Targets", "### In process", "### HTTP /api/ask", "### Ingest", "### FAISS at scale"):
         assert heading in text
     names = {t["target"] for t in quick_result["targets"]}
-    assert {"/api/ask p50, 1 client", "16 concurrent clients"} <= names
+    assert {"/api/ask p50, 1 client", "16 concurrent clients", "32 clients, 30 % invalid"} <= names
 
 
 def test_targets_without_measurements_are_not_met_or_unknown() -> None:
