@@ -77,9 +77,9 @@ class Settings:
     keep_alive_timeout: float = 5.0
     max_connections: int = 256
     # Fair share (server/slow_clients.py, server/admission.py): open connections one client address
-    # may hold (0 = no limit; behind a reverse proxy every client has the proxy's address), its
-    # questions in flight at once (beyond: 429), questions the model answers at once (0 = one per
-    # core) and questions waiting their turn (beyond: 503 with Retry-After).
+    # may hold and its questions in flight at once (beyond: 503, 429; 0 = no limit, for behind a
+    # reverse proxy, where every client has the proxy's address), questions the model answers at
+    # once (0 = one per core) and questions waiting their turn (beyond: 503 with Retry-After).
     max_connections_per_client: int = 64
     max_asks_per_client: int = 32
     ask_workers: int = 0
