@@ -16,6 +16,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from index.embedding import EngineUnavailable
 from server.admin_auth import Sessions
 from server.engine import Engine
 from server.querylog import QueryLog
@@ -94,6 +95,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(EngineUnavailable)
+    async def engine_down(request: Request, exc: EngineUnavailable) -> JSONResponse:
+        log.warning("%s: %s", request.url.path, exc)
+        return _error(503, "嵌入服务暂时不可用，请稍后再试 / the embedding engine is unavailable, try again")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -51,7 +51,7 @@ def run_bench(
         stores,
     )
     from eval.questions import load_questions
-    from index.embedding import BACKENDS, load_embedder
+    from index.embedding import LOCAL_BACKENDS, load_embedder
     from index.embedding.threads import threads_per_pass
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
@@ -98,7 +98,7 @@ def run_bench(
         result["backends"] = backends.measure(settings, embedder, quick, log=log)
     if "footprint" in parts:
         log("bench: `yibao serve` start-up and memory on every backend")
-        result["footprint"] = footprint.measure(settings, questions, tuple(BACKENDS), log=log)
+        result["footprint"] = footprint.measure(settings, questions, LOCAL_BACKENDS, log=log)
     if "stores" in parts:
         log("bench: the local store and Milvus (milvus-lite)")
         result["stores"] = stores.measure(settings, embedder, questions, quick, log=log)
