@@ -1,4 +1,4 @@
-"""The text layer of a PDF, page by page (pypdf); there is no OCR, so a scanned PDF has no text."""
+"""The text layer of a PDF, page by page (pypdf); pages without one are read by OCR (ingest/pdf_ocr.py)."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ def pdf_pages(raw: bytes) -> list[str]:
         if isinstance(exc, UnreadablePdf):
             raise
         raise UnreadablePdf(f"damaged PDF ({type(exc).__name__}: {exc})") from None
-    return [_normalise(text) for text in pages]
+    return [normalise_page(text) for text in pages]
 
 
-def _normalise(text: str) -> str:
+def normalise_page(text: str) -> str:
+    """A page's lines as text: look-alike characters mapped, controls dropped, wrapped lines joined."""
     text = _LOOKALIKES.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.split("\n")]

@@ -1,8 +1,9 @@
 """Finding corpus files and turning each into a Document (or a reason it was skipped).
 
 Readers by type: plain text and Markdown as decoded (ingest/decode.py), HTML as its visible text,
-PDF as its text layer with page starts (pypdf), Word .docx as paragraphs, headings and tables
-(python-docx). Offsets of chunks always refer to ``Document.text``, the text a reader gives."""
+PDF as its text layer with page starts (pypdf) and scanned pages read by OCR (ingest/pdf_ocr.py),
+Word .docx as paragraphs, headings and tables (python-docx). Offsets of chunks always refer to
+``Document.text``, the text a reader gives."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from ingest.decode import Undecodable, decode_text
 from ingest.docx_text import UnreadableDocx, docx_text
 from ingest.html_text import html_to_text
+from ingest.pdf_ocr import OcrLimits, read_scanned_pages
 from ingest.pdf_text import UnreadablePdf, pdf_pages
 from ingest.records import Document, SkippedFile
 
@@ -21,7 +23,7 @@ from ingest.records import Document, SkippedFile
 KINDS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 SUFFIXES = tuple(KINDS)
 PAGE_SEP = "\n\n"
-SCANNED_PDF = "scanned PDF: no text, OCR not supported"
+SCANNED_PDF = "scanned PDF: no text"
 
 
 def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
@@ -35,11 +37,14 @@ def iter_corpus_files(corpus_dir: Path) -> Iterator[Path]:
     yield from sorted(found)
 
 
-def read_document(path: Path, corpus_dir: Path, doc_id: str | None = None) -> Document | SkippedFile:
+def read_document(
+    path: Path, corpus_dir: Path, doc_id: str | None = None, ocr: OcrLimits | None = None
+) -> Document | SkippedFile:
     """Read one file; anything that cannot become useful text is a SkippedFile with the reason.
 
     ``doc_id`` defaults to the path relative to ``corpus_dir``; an upload being staged elsewhere
-    passes the name it will have in the corpus."""
+    passes the name it will have in the corpus. Scanned PDF pages are read by OCR within ``ocr``
+    (None: not read)."""
     doc_id = doc_id or path.relative_to(corpus_dir).as_posix()
     if path.is_symlink() and not path.resolve().is_relative_to(corpus_dir.resolve()):
         return SkippedFile(doc_id, "a link pointing outside the corpus dir: not read")
@@ -56,29 +61,31 @@ def read_document(path: Path, corpus_dir: Path, doc_id: str | None = None) -> Do
     except OSError as exc:
         return SkippedFile(doc_id, f"cannot be read ({exc.strerror or exc})")
     try:
-        document = _document(doc_id, kind, raw)
+        document = _document(doc_id, kind, raw, ocr)
     except (Undecodable, UnreadablePdf, UnreadableDocx) as exc:
         return SkippedFile(doc_id, str(exc))
     if not document.text.strip():
-        return SkippedFile(doc_id, SCANNED_PDF if kind == "pdf" else "empty (no text)")
+        if kind != "pdf":
+            return SkippedFile(doc_id, "empty (no text)")
+        return SkippedFile(doc_id, "; ".join((SCANNED_PDF, *document.warnings)))
     return document
 
 
-def _document(doc_id: str, kind: str, raw: bytes) -> Document:
+def _document(doc_id: str, kind: str, raw: bytes, ocr: OcrLimits | None) -> Document:
     common = {"doc_id": doc_id, "sha256": hashlib.sha256(raw).hexdigest(), "kind": kind, "size": len(raw)}
     if kind == "pdf":
-        pages = pdf_pages(raw)
+        scanned = read_scanned_pages(raw, common["sha256"], pdf_pages(raw), ocr)
         starts, offset = [], 0
-        for text in pages:
+        for text in scanned.texts:
             starts.append(offset)
             offset += len(text) + len(PAGE_SEP)
-        blank = [str(n) for n, text in enumerate(pages, 1) if not text]
-        warnings = (
-            (f"pages without a text layer (scanned?): {', '.join(blank)}",)
-            if blank and len(blank) < len(pages)
-            else ()
+        return Document(
+            text=PAGE_SEP.join(scanned.texts),
+            pages=tuple(starts),
+            warnings=scanned.warnings,
+            ocr_pages=scanned.ocr_pages,
+            **common,
         )
-        return Document(text=PAGE_SEP.join(pages), pages=tuple(starts), warnings=warnings, **common)
     if kind == "docx":
         return Document(text=docx_text(raw), **common)
     text, encoding = decode_text(raw)
