@@ -42,7 +42,7 @@ test: $(STAMP) engine browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 # Everything but the tests marked slow (browser, load, kill loops, fuzzers, the quick bench).
-test-fast: $(STAMP) engine lint
+test-fast: $(STAMP) lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
 
 eval: $(STAMP)

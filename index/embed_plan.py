@@ -60,8 +60,8 @@ class EmbedPlan:
                 if cache is None:
                     raise
                 raise type(exc)(
-                    f"{exc}. {start} of {len(todo)} texts to embed were done before it; the embedding "
-                    "cache keeps them, and the next ingest goes on from there"
+                    f"{exc}; {start} of {len(todo)} texts to embed were done before it, the embedding "
+                    "cache keeps them and the next ingest goes on from there"
                 ) from None
             for text, vector in zip(part, encoded, strict=True):
                 self.vectors[self.rows[text]] = vector

@@ -43,9 +43,9 @@ def answerer(settings: Settings, retriever):
 
 @pytest.fixture(scope="session")
 def infinity(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    """A real Infinity server serving the built-in model (tests/engine.py), started once."""
+    """A real Infinity server serving the built-in model (eval/bench/engine.py), started once."""
+    from eval.bench.engine import InfinityServer, infinity_binary
     from index.embedding.e5_model import ensure_e5_folder
-    from tests.engine import InfinityServer, infinity_binary
     from tests.support import free_port
 
     binary = infinity_binary()
@@ -63,7 +63,7 @@ def remote_settings(settings: Settings, infinity, tmp_path_factory: pytest.TempP
     """YIBAO_BACKEND=remote against that server, with a data dir of its own."""
     from dataclasses import replace
 
-    from tests.engine import SERVED_NAME
+    from eval.bench.engine import SERVED_NAME
 
     return replace(
         settings,

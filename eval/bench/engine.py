@@ -1,7 +1,8 @@
-"""A real embedding engine for the tests: Infinity serving the assembled e5 folder, offline.
+"""A real embedding engine on this machine: Infinity serving a local model folder, offline.
 
-`make test` installs Infinity into a venv of its own (.venv-engine; see the Makefile). The server
-is one process that a test may kill (as a crash would) and start again on the same port.
+For the remote backend's tests and the library benchmark. `make engine` (part of `make test`)
+installs Infinity into a venv of its own, .venv-engine (see the Makefile). The server is one
+process that a test may kill (as a crash would) and start again on the same port.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class InfinityServer:
             "--port",
             str(port),
             "--no-model-warmup",
+            # Every text is embedded by the model: no answers from Infinity's own cache.
+            "--no-vector-disk-cache",
         ]
         self.url = f"http://127.0.0.1:{port}"
         self._log_path = log_path
@@ -70,6 +73,14 @@ class InfinityServer:
         self.kill()
         tail = self._log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"Infinity did not start on {self.url}:\n{tail}")
+
+    def peak_rss_mib(self) -> float | None:
+        """The server's peak resident memory so far (VmHWM), None when it is not running."""
+        if self._process is None:
+            return None
+        status = Path(f"/proc/{self._process.pid}/status").read_text()
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        return round(kib / 1024, 1)
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would end it; waits until it is gone."""

@@ -14,6 +14,7 @@ cache keeps every window embedded before (index/embed_plan.py).
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,9 @@ from index.embedding.base import Embedder
 from index.embedding.e5_model import ModelUnavailable
 from index.embedding.fingerprint import remote_fingerprint
 from settings import Settings
+
+# httpx logs every request at INFO: thousands a library. The client's retries stay in the log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class EngineUnavailable(ModelUnavailable):
@@ -99,7 +103,7 @@ class RemoteEmbedder(Embedder):
         except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as exc:
             raise EngineUnavailable(
                 f"the embedding engine at {self._url} did not answer after {self._retries} retries "
-                f"({type(exc).__name__}: {exc}); is it running?"
+                f"({type(exc).__name__}: {exc})"
             ) from None
         except openai.APIStatusError as exc:
             raise ModelUnavailable(

@@ -1,4 +1,4 @@
-"""YIBAO_BACKEND=remote against a real Infinity server serving the built-in model (tests/engine.py):
+"""YIBAO_BACKEND=remote against a real Infinity server serving the built-in model (eval/bench/engine.py):
 the same vectors and the same evaluation as the default backend, an index of one refused by the
 other, and an engine killed mid-ingest: the ingest stops with a clear error, questions get 503,
 and after a restart the ingest goes on from the embedding cache."""
@@ -136,7 +136,7 @@ def test_engine_killed_mid_ingest_then_restarted(
         _, err = ingest.communicate(timeout=300)
         assert ingest.returncode == 2
         assert f"the embedding engine at {conf.embed_url} did not answer" in err
-        assert "the embedding cache keeps them, and the next ingest goes on from there" in err
+        assert "the embedding cache keeps them and the next ingest goes on from there" in err
         assert "Traceback" not in err
         kept = _cached_rows(conf.data_dir)
         assert kept >= 64
