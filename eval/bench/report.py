@@ -540,7 +540,7 @@ def _library(r: dict) -> str:
         + (f", peak memory {peak} MiB" if peak else "")
         + ".\n\n"
         + _table(
-            ["backend", "texts embedded", "wall s", "texts/s", "chars/s", "`yibao ingest` peak MiB", ""],
+            ["backend", "texts embedded", "wall s", "texts/s", "chars/s", "`yibao ingest` peak MiB", "note"],
             rows,
         )
     )
