@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test test-fast lint browser eval bench
+.PHONY: install engine serve test test-fast lint browser eval bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The embedding engine that tests YIBAO_BACKEND=remote (Infinity, on the torch wheel on disk), in a
+# venv of its own: infinity-emb pins numpy<2, sentence-transformers 3 and transformers 4.
+ENGINE := .venv-engine
+ENGINE_STAMP := $(ENGINE)/.installed
+$(ENGINE_STAMP):
+	$(PY) -m venv $(ENGINE)
+	$(ENGINE)/bin/pip install --quiet --upgrade pip
+	$(ENGINE)/bin/pip install --quiet 'infinity-emb[server,torch]==0.0.78' 'torch==2.13.0'
+	touch $(ENGINE_STAMP)
+
+engine: $(ENGINE_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/yibao serve
@@ -26,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) browser lint
+test: $(STAMP) engine browser lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 # Everything but the tests marked slow (browser, load, kill loops, fuzzers, the quick bench).

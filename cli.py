@@ -115,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", nargs="+", choices=PARTS, metavar="PART", help=f"only: {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON results here")
     p.add_argument("--markdown", type=Path, metavar="OUT", help="also write the markdown tables here")
+    p.add_argument(
+        "--library",
+        type=Path,
+        metavar="DIR",
+        help="the library part's corpus (default: shared cmrc2018_train)",
+    )
+    p.add_argument("--library-files", type=int, metavar="N", help="only N of its files, spread evenly")
     return parser
 
 
@@ -275,7 +282,13 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from eval.bench import render_markdown, run_bench
     from eval.bench.report import write_json
 
-    result = run_bench(settings, quick=args.quick, parts=tuple(args.parts) if args.parts else None)
+    result = run_bench(
+        settings,
+        quick=args.quick,
+        parts=tuple(args.parts) if args.parts else None,
+        library=args.library,
+        library_files=args.library_files,
+    )
     tables = render_markdown(result)
     print(tables)
     if args.json:

@@ -19,9 +19,28 @@ class Settings:
     # The built-in name is assembled offline from PyPI packages; anything else is a
     # sentence-transformers model name or local path.
     model: str = BUILTIN_MODEL
-    # How the model runs: onnx (default), onnx-int8 or torch; see index.embedding.factory.BACKENDS.
+    # How the model runs: onnx (default), onnx-int8, torch, or remote (an embedding engine, below);
+    # see index.embedding.factory.BACKENDS.
     backend: str = "onnx"
     model_cache: Path = Path.home() / ".cache" / "yibao" / "models"
+    # YIBAO_BACKEND=remote: an OpenAI-compatible /embeddings engine (Infinity, TEI, vLLM…) at this
+    # URL serving the model under this name; requests in flight at once, seconds per request and
+    # retries (exponential backoff) before it is reported down; the prompts put before texts
+    # (the engine adds none; these are e5's).
+    embed_url: str = ""
+    embed_model: str = ""
+    embed_api_key: str = ""
+    embed_concurrency: int = 4
+    embed_timeout: float = 60.0
+    embed_retries: int = 4
+    embed_query_prompt: str = "query: "
+    embed_passage_prompt: str = "passage: "
+    # Scanned PDF pages (no text layer) are read by OCR (ingest/pdf_ocr.py): at most this many pages
+    # and seconds per file (0 pages = no OCR); a page read with less mean confidence is reported,
+    # not indexed.
+    ocr_max_pages: int = 100
+    ocr_seconds: float = 600.0
+    ocr_min_confidence: float = 0.8
     chunk_min: int = 150
     chunk_max: int = 400
     chunk_overlap: int = 60

@@ -28,6 +28,7 @@ class Citation:
             "start": c.start,
             "end": c.end,
             "page": c.page,
+            "ocr": c.ocr,
             "text": c.text,
             "score": round(self.passage.score, 4),
             "why": self.passage.why(),

@@ -66,6 +66,8 @@ def chunker_config(settings: Settings) -> dict:
         "chunk_max": settings.chunk_max,
         "chunk_overlap": settings.chunk_overlap,
         "version": CHUNKER_VERSION,
+        # The same scanned PDF gives other text under other OCR limits (ingest/pdf_ocr.py).
+        "ocr": [settings.ocr_max_pages, settings.ocr_seconds, settings.ocr_min_confidence],
     }
 
 

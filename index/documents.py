@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.records import Chunk, Document, page_at
+from ingest.records import Chunk, Document, page_at, read_by_ocr
 
 FILE = "documents.jsonl"
 
@@ -29,6 +29,7 @@ class IndexedDocument:
     date: str | None
     region: str | None
     ingested_at: str  # when this content of the file was first indexed (UTC, ISO 8601)
+    ocr_pages: tuple[int, ...] = ()  # the 1-based pages whose text OCR read from a scan
 
     @property
     def page_count(self) -> int | None:
@@ -38,6 +39,10 @@ class IndexedDocument:
         """The 1-based page that ``offset`` of ``text`` falls on, None for a document without pages."""
         return page_at(self.pages, offset)
 
+    def read_by_ocr(self, start: int, end: int) -> bool:
+        """Whether any of ``text[start:end]`` lies on a page that OCR read."""
+        return read_by_ocr(self.pages, self.ocr_pages, start, end)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -45,7 +50,8 @@ class IndexedDocument:
     def from_dict(cls, data: dict) -> IndexedDocument:
         known = {f.name for f in fields(cls)}
         record = {k: v for k, v in data.items() if k in known}
-        return cls(**{**record, "pages": tuple(record["pages"]), "warnings": tuple(record["warnings"])})
+        tuples = {key: tuple(record[key]) for key in ("pages", "warnings", "ocr_pages") if key in record}
+        return cls(**{**record, **tuples})
 
 
 def describe(
@@ -74,6 +80,7 @@ def describe(
             date=next((c.date for c in own if c.date), None),
             region=next((c.region for c in own if c.region), None),
             ingested_at=before.ingested_at if before and before.sha256 == doc.sha256 else now,
+            ocr_pages=doc.ocr_pages,
         )
     return records
 

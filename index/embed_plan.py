@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embed_cache import EmbedCache, text_key
-from index.embedding import Embedder
+from index.embedding import Embedder, ModelUnavailable
 from index.progress import EmbedProgress
 
 
@@ -54,7 +54,15 @@ class EmbedPlan:
         todo = self.todo
         for start in range(0, len(todo), max(1, window)):
             part = todo[start : start + window]
-            encoded = embedder.encode_passages(part)
+            try:
+                encoded = embedder.encode_passages(part)
+            except ModelUnavailable as exc:  # an embedding engine gone: say what is kept
+                if cache is None:
+                    raise
+                raise type(exc)(
+                    f"{exc}; {start} of {len(todo)} texts to embed were done before it, the embedding "
+                    "cache keeps them and the next ingest goes on from there"
+                ) from None
             for text, vector in zip(part, encoded, strict=True):
                 self.vectors[self.rows[text]] = vector
             if cache is not None:

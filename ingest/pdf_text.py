@@ -1,4 +1,4 @@
-"""The text layer of a PDF, page by page (pypdf); there is no OCR, so a scanned PDF has no text.
+"""The text layer of a PDF, page by page (pypdf); pages without one are read by OCR (ingest/pdf_ocr.py).
 
 A PDF is read within a page limit and a time limit: the pages are counted before any is read,
 and the clock is checked after every page, so a file built to keep the parser busy is given up
@@ -50,10 +50,11 @@ def pdf_pages(raw: bytes, max_pages: int, max_seconds: float) -> list[str]:
         if isinstance(exc, UnreadablePdf):
             raise
         raise UnreadablePdf(f"damaged PDF ({type(exc).__name__}: {exc})") from None
-    return [_normalise(text) for text in pages]
+    return [normalise_page(text) for text in pages]
 
 
-def _normalise(text: str) -> str:
+def normalise_page(text: str) -> str:
+    """A page's lines as text: look-alike characters mapped, controls dropped, wrapped lines joined."""
     text = _LOOKALIKES.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [line.rstrip() for line in text.split("\n")]

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ingest.chunker import chunk_block
+from ingest.pdf_ocr import OcrLimits
 from ingest.readers import iter_corpus_files, read_document
 from ingest.records import AnswerUnit, Chunk, CorpusEdit, Document, IngestResult, SkippedFile
 from ingest.structure import parse_structure
@@ -22,12 +23,15 @@ CHUNKER_VERSION = 18
 
 
 def read_corpus(
-    corpus_dir: Path, edit: CorpusEdit | None = None, settings: Settings | None = None
+    corpus_dir: Path,
+    edit: CorpusEdit | None = None,
+    settings: Settings | None = None,
+    ocr: OcrLimits | None = None,
 ) -> tuple[list[Document], list[SkippedFile]]:
     """Every readable corpus file as a Document; the others are skipped with a warning, never fatal.
 
     With ``edit``, the corpus is read as if the edit were already done; ``settings`` gives the
-    readers' limits."""
+    readers' limits; with ``ocr``, scanned PDF pages are read by OCR within those limits."""
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus directory not found: {corpus_dir}")
     edit = edit or CorpusEdit()
@@ -36,7 +40,7 @@ def read_corpus(
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     for doc_id, path in sorted(paths.items()):
-        result = read_document(path, corpus_dir, doc_id, settings)
+        result = read_document(path, corpus_dir, doc_id, settings, ocr)
         if isinstance(result, SkippedFile):
             log.warning("skipping corpus file %s: %s", result.path, result.reason)
             skipped.append(result)
@@ -56,7 +60,10 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
         sections += bool(block_chunks)
         chunks.extend(block_chunks)
     if doc.pages:
-        chunks = [replace(chunk, page=doc.page_at(chunk.start)) for chunk in chunks]
+        chunks = [
+            replace(chunk, page=doc.page_at(chunk.start), ocr=doc.read_by_ocr(chunk.start, chunk.end))
+            for chunk in chunks
+        ]
     units = [
         AnswerUnit(
             doc.doc_id, u.start, u.end, u.role, doc.text[u.start : u.end], u.lead, u.context, u.sections
@@ -68,7 +75,7 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
 
 def ingest_corpus(settings: Settings, edit: CorpusEdit | None = None) -> IngestResult:
     """Read, clean, structure and chunk every file under ``settings.corpus_dir`` (as ``edit`` leaves it)."""
-    documents, skipped = read_corpus(settings.corpus_dir, edit, settings)
+    documents, skipped = read_corpus(settings.corpus_dir, edit, settings, OcrLimits.from_settings(settings))
     result = IngestResult(documents=documents, skipped=skipped)
     for doc in documents:
         chunks, sections, units = chunk_document(doc, settings)

@@ -14,7 +14,8 @@ class Document:
     """One corpus file; ``doc_id`` is its file name (relative path under the corpus dir).
 
     ``text`` is what its reader extracted (for a UTF-8 text file, the file itself): every offset
-    refers to it. ``pages`` holds the offset where each page starts (PDF only)."""
+    refers to it. ``pages`` holds the offset where each page starts (PDF only), ``ocr_pages`` the
+    1-based pages whose text OCR read from a scan."""
 
     doc_id: str
     text: str
@@ -24,15 +25,28 @@ class Document:
     encoding: str | None = None
     pages: tuple[int, ...] = ()
     warnings: tuple[str, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page that ``offset`` falls on, None for a document without pages."""
         return page_at(self.pages, offset)
 
+    def read_by_ocr(self, start: int, end: int) -> bool:
+        """Whether any of ``text[start:end]`` lies on a page that OCR read."""
+        return read_by_ocr(self.pages, self.ocr_pages, start, end)
+
 
 def page_at(pages: tuple[int, ...], offset: int) -> int | None:
     """The 1-based page that ``offset`` falls on, given the start offset of each page; None without pages."""
     return bisect_right(pages, offset) if pages else None
+
+
+def read_by_ocr(pages: tuple[int, ...], ocr_pages: tuple[int, ...], start: int, end: int) -> bool:
+    """Whether ``start:end`` touches one of ``ocr_pages``, given the start offset of each page."""
+    if not ocr_pages:
+        return False
+    first, last = page_at(pages, start) or 0, page_at(pages, max(start, end - 1)) or 0
+    return any(first <= page <= last for page in ocr_pages)
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class Chunk:
     region: str | None = None
     source: str | None = None
     page: int | None = None  # the page the chunk starts on (PDF only)
+    ocr: bool = False  # some of its text was read by OCR from a scanned page
 
     @property
     def embed_text(self) -> str:

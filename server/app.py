@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from index.embedding import EngineUnavailable
 from server import body_limits
 from server.admin_auth import Sessions
 from server.admission import AskGate
@@ -104,6 +105,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         response = body_limits.error(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
+
+    @app.exception_handler(EngineUnavailable)
+    async def engine_down(request: Request, exc: EngineUnavailable) -> JSONResponse:
+        log.warning("%s: %s", request.url.path, exc)
+        return body_limits.error(
+            503, "嵌入服务暂时不可用，请稍后再试 / the embedding engine is unavailable, try again"
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -39,3 +39,36 @@ def answerer(settings: Settings, retriever):
     from answer.compose import Answerer
 
     return Answerer(retriever, settings)
+
+
+@pytest.fixture(scope="session")
+def infinity(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """A real Infinity server serving the built-in model (eval/bench/engine.py), started once."""
+    from eval.bench.engine import InfinityServer, infinity_binary
+    from index.embedding.e5_model import ensure_e5_folder
+    from tests.support import free_port
+
+    binary = infinity_binary()
+    if binary is None:
+        pytest.skip("Infinity is not installed (`make engine` puts it in .venv-engine)")
+    log = tmp_path_factory.mktemp("infinity") / "infinity.log"
+    server = InfinityServer(binary, ensure_e5_folder(settings.model_cache), free_port(), log)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def remote_settings(settings: Settings, infinity, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """YIBAO_BACKEND=remote against that server, with a data dir of its own."""
+    from dataclasses import replace
+
+    from eval.bench.engine import SERVED_NAME
+
+    return replace(
+        settings,
+        backend="remote",
+        embed_url=infinity.url,
+        embed_model=SERVED_NAME,
+        data_dir=tmp_path_factory.mktemp("remote-data"),
+    )

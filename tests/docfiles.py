@@ -41,6 +41,34 @@ def write_blank_pdf(path: Path, pages: int = 1) -> Path:
     return path
 
 
+def write_scanned_pdf(path: Path, pages: list[list[str]], poor: tuple[int, ...] = ()) -> Path:
+    """A PDF made of page images only, as a scanner makes it: each page's lines drawn in a CJK
+    font by Pillow, no text layer. Pages are A5 landscape at 150 dpi; the 1-based pages in
+    ``poor`` are a bad scan (blurred, grey on grey, noisy: OCR reads them at ~0.74 confidence,
+    half the characters wrong)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    if not CJK_FONT.exists():
+        import pytest
+
+        pytest.skip(f"no CJK font at {CJK_FONT} (Debian package fonts-wqy-zenhei)")
+    font = ImageFont.truetype(str(CJK_FONT), 36)
+    images = []
+    for lines in pages:
+        image = Image.new("L", (1240, 874), 255)
+        draw = ImageDraw.Draw(image)
+        for i, line in enumerate(lines):
+            draw.text((90, 100 + 70 * i), line, font=font, fill=0)
+        if len(images) + 1 in poor:
+            grey = np.asarray(image.filter(ImageFilter.GaussianBlur(2.5)), dtype=np.float32) * 0.45 + 140
+            noisy = grey + np.random.default_rng(0).normal(0, 25, grey.shape)
+            image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+        images.append(image)
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=150)
+    return path
+
+
 def write_docx(path: Path, title: str, sections: list[tuple[str, list[str]]], table: list[list[str]]) -> Path:
     """A Word file: a Title, Heading 1 sections with their paragraphs, then a table."""
     import docx

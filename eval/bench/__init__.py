@@ -6,7 +6,8 @@ thread settings), ``http_load``, ``ingest``, ``stages`` (ingest time by stage, t
 before and after issue 12, `yibao ingest`'s peak memory on a 5 MB file), ``backends`` (torch,
 onnx fp32 and int8 side by side), ``footprint`` (a server's start-up time and resident memory
 per backend), ``stores`` (local vs Milvus: build and search, corpus and synthetic chunks),
-``scale`` (FAISS kinds on synthetic 10k–1M rows); ``report`` holds the targets and tables.
+``scale`` (FAISS kinds on synthetic 10k–1M rows), ``library`` (a library indexed from scratch on
+the configured backend and through an embedding engine); ``report`` holds the targets and tables.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval.bench.report import render_markdown, targets
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PARTS", "QUICK_PARTS", "render_markdown", "run_bench"]
 
-PARTS = ("inprocess", "http", "ingest", "stages", "backends", "footprint", "stores", "scale")
-# The backend comparison and the footprint build an index per backend: too slow for --quick.
+PARTS = ("inprocess", "http", "ingest", "stages", "backends", "footprint", "stores", "scale", "library")
+# The backend comparison, the footprint and the library build an index per backend: too slow for
+# --quick.
 QUICK_PARTS = ("inprocess", "http", "ingest", "scale")
 QUICK_QUESTIONS = 12
 
@@ -36,9 +39,13 @@ def run_bench(
     *,
     embedder: Embedder | None = None,
     parts: tuple[str, ...] | None = None,
+    library: Path | None = None,
+    library_files: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes."""
+    """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes.
+    ``library`` is the corpus the library part indexes (default: the shared cmrc2018_train), of
+    which it takes ``library_files`` files spread evenly (default: all)."""
     from eval.bench import (
         backends,
         footprint,
@@ -50,8 +57,9 @@ def run_bench(
         scale,
         stores,
     )
+    from eval.bench import library as library_part
     from eval.questions import load_questions
-    from index.embedding import BACKENDS, load_embedder
+    from index.embedding import LOCAL_BACKENDS, load_embedder
     from index.embedding.threads import threads_per_pass
 
     parts = parts or (QUICK_PARTS if quick else PARTS)
@@ -98,13 +106,17 @@ def run_bench(
         result["backends"] = backends.measure(settings, embedder, quick, log=log)
     if "footprint" in parts:
         log("bench: `yibao serve` start-up and memory on every backend")
-        result["footprint"] = footprint.measure(settings, questions, tuple(BACKENDS), log=log)
+        result["footprint"] = footprint.measure(settings, questions, LOCAL_BACKENDS, log=log)
     if "stores" in parts:
         log("bench: the local store and Milvus (milvus-lite)")
         result["stores"] = stores.measure(settings, embedder, questions, quick, log=log)
     if "scale" in parts:
         log("bench: FAISS at scale")
         result["scale"] = scale.measure(quick, log=log)
+    if "library" in parts:
+        log("bench: a library indexed from scratch, in process and through an embedding engine")
+        corpus = library or library_part.CMRC_TRAIN
+        result["library"] = library_part.measure(settings, corpus, library_files, quick, log=log)
     result["machine"]["load_average_end"] = machine.load_average()
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["targets"] = targets(result)

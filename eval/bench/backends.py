@@ -1,4 +1,4 @@
-"""The same model on every backend of ``index.embedding.BACKENDS`` (torch, onnx fp32, onnx int8).
+"""The same model on every backend of ``index.embedding.LOCAL_BACKENDS`` (torch, onnx fp32, onnx int8).
 
 Per backend: the time to load it (the first ONNX load includes the one-off export), the floor
 (one question, interleaved across backends), agreement with torch (cosine of the question
@@ -19,7 +19,7 @@ import numpy as np
 
 from eval.bench.inprocess import floor_encoder, parallel_capacity, uncached_answerer
 from eval.bench.stats import summarize
-from index.embedding import BACKENDS, Embedder, ModelUnavailable, load_embedder
+from index.embedding import LOCAL_BACKENDS, Embedder, ModelUnavailable, load_embedder
 from index.embedding.threads import threads_per_pass
 from settings import Settings
 
@@ -54,7 +54,7 @@ def measure(settings: Settings, embedder: Embedder, quick: bool, log=print) -> d
     backends: dict[str, Embedder] = {}
     load_seconds: dict[str, float] = {}
     skipped: dict[str, str] = {}
-    for name in BACKENDS:
+    for name in LOCAL_BACKENDS:
         if name == settings.backend:
             backends[name] = embedder
             continue

@@ -11,6 +11,7 @@ then `yibao ingest` runs on the whole file in a subprocess, for its time and pea
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -114,21 +115,29 @@ def _before_after(settings: Settings, embedder: Embedder) -> dict[str, Embedder]
     return {"before": load_embedder(uncapped), "after": for_ingest(embedder)}
 
 
-def full_ingest(corpus: Path, data_dir: Path) -> dict:
-    """`yibao ingest` over ``corpus`` in a subprocess: its seconds and peak resident memory.
+def full_ingest(corpus: Path, data_dir: Path, env: dict[str, str] | None = None) -> dict:
+    """`yibao ingest` over ``corpus`` in a subprocess (with ``env`` added to this one's): its
+    seconds, peak resident memory and how many texts it embedded.
 
     The peak is VmHWM, the high-water mark of the process's own memory: ``ru_maxrss`` also counts
     the memory of the bench process it was started from (the address space it had before exec).
     """
-    env = {**os.environ, "YIBAO_CORPUS_DIR": str(corpus), "YIBAO_DATA_DIR": str(data_dir)}
+    env = {**os.environ, **(env or {}), "YIBAO_CORPUS_DIR": str(corpus), "YIBAO_DATA_DIR": str(data_dir)}
     code = (
         "import re, time, cli; t0 = time.perf_counter(); cli.main(['ingest']); "
         "print(time.perf_counter() - t0, "
         "re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1))"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     seconds, peak_kib = done.stdout.split()[-2:]
-    return {"seconds": round(float(seconds), 1), "peak_rss_mib": round(int(peak_kib) / 1024, 1)}
+    embedded = re.search(r"\(embedded (\d+),", done.stdout)
+    return {
+        "seconds": round(float(seconds), 1),
+        "peak_rss_mib": round(int(peak_kib) / 1024, 1),
+        "embedded": int(embedded.group(1)) if embedded else 0,
+    }
 
 
 def measure(settings: Settings, embedder: Embedder, quick: bool) -> dict:

@@ -198,6 +198,7 @@ def render_markdown(result: dict) -> str:
         ("footprint", _footprint),
         ("stores", _stores),
         ("scale", _scale),
+        ("library", _library),
     )
     out.extend(render(result[key]) for key, render in sections if result.get(key))
     return "\n\n".join(out) + "\n"
@@ -511,4 +512,40 @@ def _scale(s: dict) -> str:
         )
         + "\n\nSearch-parameter sweeps (same indexes):\n\n"
         + _table(["rows", "kind", "parameter", "p50 ms", "p95 ms", "recall@10"], sweep_rows)
+    )
+
+
+def _library(r: dict) -> str:
+    rows = []
+    for row in r["rows"]:
+        if "skipped" in row:
+            rows.append([row["backend"], "", "", "", "", "", row["skipped"]])
+            continue
+        engine = (
+            f"remote, {row['concurrency']} in flight"
+            if row["concurrency"]
+            else f"{row['backend']} (in process)"
+        )
+        rows.append(
+            [
+                engine,
+                row["texts"],
+                row["seconds"],
+                row["texts_per_second"],
+                row.get("chars_per_second", ""),
+                row["peak_rss_mib"],
+                "",
+            ]
+        )
+    peak = r.get("engine_peak_rss_mib")
+    return (
+        f"### A library\n\n{r['files']} of the {r['of_files']} files of {r['corpus']} (spread evenly), "
+        f"{r['characters']:,} characters, indexed from scratch by `yibao ingest` in a subprocess; "
+        f"texts/s and chars/s are of the whole ingest. Engine: {r['engine']}"
+        + (f", peak memory {peak} MiB" if peak else "")
+        + ".\n\n"
+        + _table(
+            ["backend", "texts embedded", "wall s", "texts/s", "chars/s", "`yibao ingest` peak MiB", "note"],
+            rows,
+        )
     )

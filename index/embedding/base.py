@@ -33,6 +33,7 @@ class Embedder(ABC):
         query_cache_size: int = 256,
         *,
         batch_tokens: int,
+        passes: int = 0,
     ) -> None:
         self._name = name
         self._fingerprint = fingerprint
@@ -43,8 +44,9 @@ class Embedder(ABC):
         self.passage_prompt = _pick_prompt(prompts, _PASSAGE_PROMPTS)
         self.query_prompt = _pick_prompt(prompts, _QUERY_PROMPTS)
         # One forward pass per core at a time: each runs on one thread, and more passes than
-        # cores only thrash the caches (16 clients got less done than 4).
-        self._passes = threading.BoundedSemaphore(os.cpu_count() or 1)
+        # cores only thrash the caches (16 clients got less done than 4). A backend whose passes
+        # run elsewhere (an embedding server) says how many it may have in flight.
+        self._passes = threading.BoundedSemaphore(passes or os.cpu_count() or 1)
         # Encoding once before any server thread can: a fast tokenizer that sets its truncation and
         # padding state on first use raises "Already borrowed" when a second thread mutates it
         # mid-encode. Every later call asks for the same state, so encoding needs no lock after this.

@@ -17,7 +17,11 @@ BACKENDS = {
     "onnx": "index.embedding.onnx_backend:OnnxEmbedder",
     "onnx-int8": "index.embedding.onnx_int8_backend:OnnxInt8Embedder",
     "torch": "index.embedding.torch_backend:TorchEmbedder",
+    # An embedding engine (Infinity, TEI, vLLM…) over the OpenAI-compatible /embeddings protocol.
+    "remote": "index.embedding.remote_backend:RemoteEmbedder",
 }
+# The backends that run the model in this process (the benchmark compares them side by side).
+LOCAL_BACKENDS = tuple(name for name in BACKENDS if name != "remote")
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -1,7 +1,8 @@
 """The fingerprint an index records of the model that embedded it (``Embedder.fingerprint``).
 
-It is computed from the loaded sentence-transformers model, which needs torch; the lean
-backends read the value back from ``index.embedding.model_record`` instead of recomputing it.
+For a local model it is computed from the loaded sentence-transformers model, which needs torch;
+the lean backends read the value back from ``index.embedding.model_record`` instead of
+recomputing it. A model an embedding engine serves is known by its name (``remote_fingerprint``).
 """
 
 from __future__ import annotations
@@ -42,3 +43,11 @@ def model_fingerprint(model: SentenceTransformer) -> str:
     }
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
+
+
+def remote_fingerprint(model: str, prompts: dict[str, str]) -> str:
+    """The fingerprint of a model an embedding engine serves: its name and the prompts put before
+    texts. The weights stay on the engine, so an index is tied to the name it was built with; an
+    engine that serves other weights under the same name is not detected."""
+    text = json.dumps({"engine": "openai-embeddings", "model": model, "prompts": prompts}, sort_keys=True)
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:16]}-remote"

@@ -74,3 +74,24 @@ def test_synthetic_vectors_are_unit_length_and_e5_like() -> None:
     assert abs(float((vectors**2).sum(axis=1).mean()) - 1) < 1e-4
     # e5 cosines bunch high: any two rows sit well above zero.
     assert float((queries @ vectors.T).mean()) > 0.8
+
+
+def test_library_bench_indexes_through_each_engine(settings, infinity, quick_result: dict) -> None:
+    """The library part on two of the repository's files: the same texts embedded in process
+    and through the engine with 1 and 2 requests in flight, each with its time and memory."""
+    from dataclasses import replace
+
+    from eval.bench import library
+    from eval.bench.engine import SERVED_NAME
+    from settings import ROOT
+
+    conf = replace(settings, embed_url=infinity.url, embed_model=SERVED_NAME)
+    result = library.measure(conf, ROOT / "corpus", files=2, log=lambda _: None)
+    assert result["files"] == 2 and result["of_files"] == len(list((ROOT / "corpus").iterdir()))
+    rows = result["rows"]
+    assert [(r["backend"], r["concurrency"]) for r in rows] == [("onnx", None), ("remote", 1), ("remote", 2)]
+    assert rows[0]["texts"] > 0 and len({r["texts"] for r in rows}) == 1
+    assert all(r["texts_per_second"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+    assert result["characters"] > 0
+    text = render_markdown({**quick_result, "library": result})
+    assert "### A library" in text and "remote, 2 in flight" in text

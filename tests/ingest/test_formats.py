@@ -106,8 +106,9 @@ def test_pdf_without_a_text_layer_is_skipped_as_scanned(tmp_path: Path, caplog) 
     with caplog.at_level(logging.WARNING, logger="ingest"):
         documents, skipped = read_corpus(tmp_path)
     assert not documents
-    assert skipped == [SkippedFile("scan.pdf", SCANNED_PDF)]
-    assert any("scan.pdf" in r.getMessage() and "OCR not supported" in r.getMessage() for r in caplog.records)
+    reason = f"{SCANNED_PDF}; pages without a text layer (scanned?): 1–2; not read by OCR"
+    assert skipped == [SkippedFile("scan.pdf", reason)]
+    assert any("scan.pdf" in r.getMessage() and SCANNED_PDF in r.getMessage() for r in caplog.records)
 
 
 def test_docx_headings_become_sections_and_tables_lines_of_cells(tmp_path: Path) -> None:

