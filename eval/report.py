@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -67,6 +68,19 @@ def write_json(report: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(path)
+
+
+def archive_json(report: dict, folder: Path, keep: int) -> Path:
+    """Keep ``report`` among the earlier ones (the /eval page lists them): a file named by the
+    time it was written, so names sort by age; only the newest ``keep`` stay."""
+    folder.mkdir(parents=True, exist_ok=True)
+    when = datetime.now(UTC)
+    while (path := folder / f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}.json").exists():
+        when += timedelta(milliseconds=1)  # two runs within a millisecond
+    write_json(report, path)
+    for old in sorted(folder.glob("*.json"), reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
+    return path
 
 
 def html_fragment(report: dict) -> str:

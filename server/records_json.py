@@ -1,0 +1,57 @@
+"""The JSON shapes the server's faces share: /api/search, the admin API, the MCP tools."""
+
+from __future__ import annotations
+
+from index.documents import IndexedDocument
+from index.retriever import Passage, SearchResult
+
+
+def passage_json(p: Passage) -> dict:
+    """A ranked passage: where it is (document, section, offsets, page) and why it was found."""
+    c = p.chunk
+    return {
+        "rank": p.rank,
+        "doc": c.doc_id,
+        "title": c.title,
+        "section": c.section,
+        "date": c.date,
+        "region": c.region,
+        "start": c.start,
+        "end": c.end,
+        "page": c.page,
+        "text": c.text,
+        "score": round(p.score, 4),
+        "dense_rank": p.dense_rank,
+        "dense_score": None if p.dense_score is None else round(p.dense_score, 4),
+        "lexical_rank": p.lexical_rank,
+        "lexical_score": None if p.lexical_score is None else round(p.lexical_score, 4),
+        "matched_terms": list(p.matched_terms),
+        "why": p.why(),
+    }
+
+
+def search_json(result: SearchResult) -> dict:
+    return {
+        "query": result.query,
+        "retriever": result.mode,
+        "passages": [passage_json(p) for p in result.passages],
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }
+
+
+def document_json(d: IndexedDocument) -> dict:
+    """What the index knows of a document, without its text."""
+    return {
+        "doc": d.doc_id,
+        "title": d.title,
+        "kind": d.kind,
+        "encoding": d.encoding,
+        "size": d.size,
+        "chunks": d.chunks,
+        "pages": d.page_count,
+        "chars": len(d.text),
+        "date": d.date,
+        "region": d.region,
+        "ingested_at": d.ingested_at,
+        "warnings": list(d.warnings),
+    }
