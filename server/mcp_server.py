@@ -141,7 +141,7 @@ def mount_mcp(app: FastAPI, settings: Settings) -> Callable[[], contextlib.Abstr
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     (route,) = (r for r in starlette_app.routes if isinstance(r, Route) and r.path == PATH)
-    app.router.routes.append(Route(PATH, endpoint=_KeyRequired(route.app, settings)))
+    app.router.routes.append(Route(PATH, endpoint=_Gate(route.app, settings)))
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -151,20 +151,30 @@ def mount_mcp(app: FastAPI, settings: Settings) -> Callable[[], contextlib.Abstr
     return running
 
 
-class _KeyRequired:
-    """401 for a request without the API key (when one is set), before MCP reads anything."""
+class _Gate:
+    """Before MCP reads anything: 401 without the API key (when one is set), and 405 for anything
+    but a POST. Stateless, the server has nothing to push on a GET stream (which would hold a
+    connection open for nothing) and no session to DELETE."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = None
         if not key_accepted(Headers(scope=scope).get("authorization"), self.settings):
             refused = JSONResponse(
                 {"detail": "API 密钥无效 / missing or wrong API key (Authorization: Bearer $YIBAO_API_KEY)"},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        elif scope.get("method") != "POST":
+            refused = JSONResponse(
+                {"detail": "MCP 只接受 POST / MCP takes POST only (stateless streamable HTTP)"},
+                status_code=405,
+                headers={"Allow": "POST"},
+            )
+        if refused is not None:
             await refused(scope, receive, send)
             return
         await self.app(scope, receive, send)
