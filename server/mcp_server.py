@@ -131,22 +131,28 @@ def mount_mcp(app: FastAPI, settings: Settings) -> Callable[[], contextlib.Abstr
     """Serve MCP over streamable HTTP at /mcp on ``app``; returns the context the app's lifespan
     must run it in."""
     mcp = build_mcp(settings, lambda: app.state.engine, app.state.querylog)
-    # Stateless with plain JSON replies: any replica behind a load balancer can answer any call.
-    # No DNS-rebinding check: the tools read what /api/search serves to anyone, and the Host a
-    # reverse proxy passes on is not known here; YIBAO_API_KEY is the gate.
-    starlette_app = mcp.streamable_http_app(
-        streamable_http_path=PATH,
-        stateless_http=True,
-        json_response=True,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    (route,) = (r for r in starlette_app.routes if isinstance(r, Route) and r.path == PATH)
-    app.router.routes.append(Route(PATH, endpoint=_Gate(route.app, settings)))
+    gate = _Gate(settings)
+    app.router.routes.append(Route(PATH, endpoint=gate))
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
+        # A session manager runs once: each start of the app gets its own (tests start one app
+        # several times). Stateless with plain JSON replies: any replica behind a load balancer
+        # can answer any call. No DNS-rebinding check: the tools read what /api/search serves to
+        # anyone, and the Host a reverse proxy passes on is not known here; YIBAO_API_KEY is the gate.
+        starlette_app = mcp.streamable_http_app(
+            streamable_http_path=PATH,
+            stateless_http=True,
+            json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        (route,) = (r for r in starlette_app.routes if isinstance(r, Route) and r.path == PATH)
         async with mcp.session_manager.run():
-            yield
+            gate.app = route.app
+            try:
+                yield
+            finally:
+                gate.app = None
 
     return running
 
@@ -156,9 +162,9 @@ class _Gate:
     but a POST. Stateless, the server has nothing to push on a GET stream (which would hold a
     connection open for nothing) and no session to DELETE."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.app: ASGIApp | None = None  # MCP's own, while the server runs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refused = None
@@ -174,6 +180,8 @@ class _Gate:
                 status_code=405,
                 headers={"Allow": "POST"},
             )
+        elif self.app is None:
+            refused = JSONResponse({"detail": "MCP 尚未启动 / MCP is not running yet"}, status_code=503)
         if refused is not None:
             await refused(scope, receive, send)
             return

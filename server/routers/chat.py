@@ -67,11 +67,27 @@ class ChatRequest(BaseModel):
     # Sampling settings (temperature, max_tokens…) mean nothing to an extractive answer: accepted, unused.
     model_config = ConfigDict(extra="allow")
 
-    model: str
+    model: Annotated[str, Field(json_schema_extra={"enum": [MODEL]})]
     messages: Annotated[list[_Message], Field(min_length=1, max_length=MAX_MESSAGES)]
     stream: bool = False
     stream_options: _StreamOptions | None = None
     n: Literal[1] = 1
+
+
+def _inlined(schema: dict) -> dict:
+    """``schema`` with its ``$defs`` written in place: the OpenAPI document has no room for them."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: object) -> object:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    return walk(schema)
 
 
 class OpenAIError(Exception):
@@ -123,7 +139,7 @@ def get_model(request: Request, model: str) -> Response:
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": ChatRequest.model_json_schema(),
+                    "schema": _inlined(ChatRequest.model_json_schema()),
                     "example": {"model": MODEL, "messages": [{"role": "user", "content": _EXAMPLE}]},
                 }
             },

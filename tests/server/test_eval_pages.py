@@ -44,7 +44,12 @@ OLD = _report(
 NEW = _report(
     "2025-01-02T10:00:00+00:00",
     0.75,
-    [_row("a", 1, True), _row("b", 2, True), _row("c", 3, False), _row("u", None, False, abstained=False, answerable=False)],
+    [
+        _row("a", 1, True),
+        _row("b", 2, True),
+        _row("c", 3, False),
+        _row("u", None, False, abstained=False, answerable=False),
+    ],
     latency_p50_ms=30.0,
 )
 
