@@ -67,8 +67,8 @@ def evaluate_beir(
     stores: tuple[str, ...] = ("local",),
     on_query: Callable[[], None] | None = None,
 ) -> dict:
-    """Metrics per mode, or per ``mode@store`` when more than one store is asked for, and the
-    first setting's rows per query; ``on_query`` is called after each query scored."""
+    """Metrics per mode, or per ``mode@store`` when more than one store is asked for, and a row
+    per query of the hybrid setting (else the first); ``on_query`` is called after each query."""
     data = load_beir(folder)
     started = time.perf_counter()
     docs, chunks = [], []
@@ -79,8 +79,7 @@ def evaluate_beir(
     index, _ = embed_index(chunks, embedder, manifest, progress=progress)
     build_seconds = time.perf_counter() - started
     query_ids = sorted(data.queries)[:limit] if limit else sorted(data.queries)
-    results, fill_seconds = {}, {}
-    first: list[dict] | None = None  # the first setting's rows
+    results, fill_seconds, rows_of = {}, {}, {}
     for name in stores:
         t0 = time.perf_counter()
         chunk_store = _filled(name, folder, settings, index)
@@ -94,7 +93,9 @@ def evaluate_beir(
                 if on_query is not None:
                     on_query()
             results[label] = {key: round(metrics.mean(r[key] for r in rows), 4) for key in BEIR_KEYS}
-            first = rows if first is None else first
+            rows_of[label] = rows
+    # The rows of the setting a report leads with: hybrid (in the first store) when it ran.
+    main = next((label for label in rows_of if label.split("@")[0] == "hybrid"), next(iter(rows_of), None))
     return {
         "dataset": str(folder),
         "queries": len(query_ids),
@@ -106,7 +107,7 @@ def evaluate_beir(
         "per_question": [
             {"id": qid, "question": data.queries[qid], "answerable": True}
             | {k: v for k, v in row.items() if k not in BEIR_KEYS}
-            for qid, row in zip(query_ids, first or [], strict=True)
+            for qid, row in zip(query_ids, rows_of.get(main, []), strict=True)
         ],
     }
 

@@ -98,7 +98,7 @@ def _entry(report_id: str, report: dict) -> ReportEntry:
     )
 
 
-def report_context(report: dict, misses_only: bool) -> dict:
+def report_context(report_id: str, report: dict, misses_only: bool) -> dict:
     """What eval.html shows of one report: its runs side by side, every scalar metric any run has
     (in first-seen order), the charts, and the questions (only the misses when asked), misses first."""
     runs = _runs(report)
@@ -114,9 +114,12 @@ def report_context(report: dict, misses_only: bool) -> dict:
         for name, run in zip(names, runs, strict=True)
         if _is_rates(curve := _dict(run.get("metrics")).get("recall_curve"))
     ]
+    config = _dict(report.get("config"))
     return {
         "report": report,
-        "config": _dict(report.get("config")),
+        "entry": _entry(report_id, report),
+        "config": config,
+        "main": str(config.get("name") or names[0]),  # the run the questions' rows are from
         "runs": runs,
         "names": names,
         "keys": keys,

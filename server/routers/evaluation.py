@@ -60,7 +60,7 @@ def eval_page(
         return templates.TemplateResponse(
             request, "eval.html", {**context, "report": None}, status_code=status
         )
-    context |= report_context(report, only == "misses")
+    context |= report_context(chosen, report, only == "misses")
     return templates.TemplateResponse(request, "eval.html", context)
 
 

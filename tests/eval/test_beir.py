@@ -76,7 +76,7 @@ def test_each_query_gets_a_row_and_a_progress_call(tiny: Path, settings, embedde
         tiny, settings, embedder, ("lexical", "hybrid"), progress=False, on_query=lambda: calls.append(1)
     )
     assert len(calls) == 2 * len(QUERIES)  # every query, for each setting
-    rows = report["per_question"]  # the first setting's
+    rows = report["per_question"]  # the hybrid setting's
     assert [(r["id"], r["question"], r["first_relevant_rank"]) for r in rows] == [
         (qid, QUERIES[qid], 1) for qid in sorted(QUERIES)
     ]
