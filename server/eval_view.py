@@ -20,8 +20,10 @@ RATE_KEYS = (
     "answer_evidence_rate", "first_block_evidence_rate", "citation_precision", "abstain_recall",
     "false_abstain_rate",
 )  # fmt: skip
-# Lower is better for these: a comparison marks a drop as better.
+# Lower is better for these: a comparison marks a drop as better. Neither way for these: a
+# shorter answer is not better or worse as such.
 LOWER_IS_BETTER = ("latency", "false_abstain_rate", "glued", "dangling")
+NEITHER = ("median_answer_chars",)
 RANK_BUCKETS = ("1", "2", "3", "4", "5", "6–10", ">10", "未找到")
 
 
@@ -145,7 +147,7 @@ def compare_context(a: dict, b: dict) -> dict:
         if isinstance(before, int | float) and isinstance(after, int | float):
             change = after - before
         lower = any(key.startswith(k) for k in LOWER_IS_BETTER)
-        verdict = "" if not change else ("better" if (change < 0) == lower else "worse")
+        verdict = "" if not change or key in NEITHER else ("better" if (change < 0) == lower else "worse")
         deltas.append({"key": key, "a": before, "b": after, "change": change, "verdict": verdict})
     rows_a = {row.get("id"): row for row in _list(a.get("per_question")) if isinstance(row, dict)}
     changed = []
@@ -154,8 +156,7 @@ def compare_context(a: dict, b: dict) -> dict:
             continue
         fields = ("first_relevant_rank", "answer_has_evidence", "abstained")
         if any(old.get(f) != row.get(f) for f in fields):
-            verdict = {(True, False): "better", (False, True): "worse"}.get((missed(old), missed(row)), "")
-            changed.append({"a": old, "b": row, "verdict": verdict})
+            changed.append({"a": old, "b": row, "verdict": _verdict(old, row)})
     names = ["A", "B"]
     return {
         "deltas": deltas,
@@ -165,6 +166,23 @@ def compare_context(a: dict, b: dict) -> dict:
         ),
         "rates": _rate_chart(names, runs),
     }
+
+
+def _verdict(old: dict, new: dict) -> str:
+    """A question's change: a miss that became a hit is better (and the reverse worse); else its
+    first relevant passage ranked higher (better) or lower (worse)."""
+    before, after = missed(old), missed(new)
+    if before != after:
+        return "worse" if after else "better"
+    rank_before, rank_after = _rank(old), _rank(new)
+    if rank_before == rank_after:
+        return ""
+    return "better" if rank_after < rank_before else "worse"
+
+
+def _rank(row: dict) -> float:
+    rank = row.get("first_relevant_rank")
+    return rank if isinstance(rank, int) else float("inf")
 
 
 def missed(row: dict) -> bool:

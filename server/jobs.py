@@ -48,6 +48,7 @@ class Job:
     title: str  # what the admin page shows
     args: list[str]  # the `yibao` command's arguments
     state: str = QUEUED
+    number: int = 0  # the order jobs were submitted in (and run in)
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
@@ -146,8 +147,9 @@ class Jobs:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        job = Job(job_id, kind, title, args, created_at=_now())
         with self._lock:
+            number = max((j.number for j in self._jobs.values()), default=0) + 1
+            job = Job(job_id, kind, title, args, number=number, created_at=_now())
             self._jobs[job_id] = job
             self._save(job)
             self._lock.notify_all()
@@ -164,9 +166,10 @@ class Jobs:
         """Newest first."""
         with self._lock:
             jobs = [j for j in self._jobs.values() if kind is None or j.kind == kind]
-        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
+        return sorted(jobs, key=lambda j: j.number, reverse=True)
 
     def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job, or stop a running one and wait (a few seconds) until it has stopped."""
         with self._lock:
             job = self.get(job_id)
             if job is None:
@@ -177,6 +180,7 @@ class Jobs:
                 self._finish(job, CANCELLED, "已取消 / cancelled")
             else:
                 self._cancelled.add(job_id)  # the runner stops the process
+                self._lock.wait_for(lambda: job.finished, timeout=_STOP_SECONDS + 5)
             return job
 
     def output(self, job: Job, tail_chars: int = 4000) -> str:
@@ -207,7 +211,7 @@ class Jobs:
                     self._finish(job, FAILED, f"无法运行 / could not run: {exc}")
 
     def _queued(self) -> list[Job]:
-        return sorted((j for j in self._jobs.values() if j.state == QUEUED), key=lambda j: j.created_at)
+        return sorted((j for j in self._jobs.values() if j.state == QUEUED), key=lambda j: j.number)
 
     def _run(self, job: Job) -> None:
         folder = self.folder / job.id
@@ -260,6 +264,7 @@ class Jobs:
     def _finish(self, job: Job, state: str, reason: str | None) -> None:
         job.state, job.reason, job.finished_at, job.pid = state, reason, _now(), None
         self._save(job)
+        self._lock.notify_all()
 
     # ------------------------------------------------------------ on disk
 
@@ -281,11 +286,12 @@ class Jobs:
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("unreadable job record %s: %s", path, exc)
                 continue
-            if job.state == RUNNING:
-                _stop_orphan(job.pid, self.folder / job.id)
-                self._finish(job, FAILED, INTERRUPTED)
-                log.warning("job %s (%s) was interrupted by a restart", job.id, job.title)
-            self._jobs[job.id] = job
+            with self._lock:
+                if job.state == RUNNING:
+                    _stop_orphan(job.pid, self.folder / job.id)
+                    self._finish(job, FAILED, INTERRUPTED)
+                    log.warning("job %s (%s) was interrupted by a restart", job.id, job.title)
+                self._jobs[job.id] = job
 
     def _prune(self) -> None:
         """Keep the newest finished jobs (``history_kept``); queued and running ones always."""

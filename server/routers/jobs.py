@@ -4,6 +4,7 @@ pages behind the admin login and as an API behind ``Authorization: Bearer``."""
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
@@ -112,7 +113,7 @@ def job_page(request: Request, job_id: str, settings: SettingsDep) -> Response:
 async def cancel_job_page(request: Request, job_id: str, settings: SettingsDep) -> Response:
     async def act(request: Request, form: FormData, session: Session) -> Response:
         try:
-            _jobs(request).cancel(job_id)
+            await run_in_threadpool(_jobs(request).cancel, job_id)  # waits for the process to stop
         except JobError as exc:
             return _message(request, exc.status, "无法取消", str(exc), f"/admin/jobs/{job_id}")
         return RedirectResponse(f"/admin/jobs/{job_id}", status_code=303)

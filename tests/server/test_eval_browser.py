@@ -69,7 +69,7 @@ def test_evaluate_in_the_browser_and_read_the_report(server: ServerProcess, brow
         page.get_by_role("button", name="登录").click()
         expect(page.locator("#evaluate")).to_be_visible()
 
-        _evaluate(page, base, "hybrid")
+        _evaluate(page, base, "lexical")
         _evaluate(page, base, "compare")
         _shot(page, "eval-job.png", tmp_path)
         page.get_by_role("link", name="查看评测报告 →").click()

@@ -39,7 +39,10 @@ def _row(
 
 
 OLD = _report(
-    "2025-01-01T10:00:00+00:00", 0.5, [_row("a", 1, True), _row("b", None, False), _row("c", 3, False)]
+    "2025-01-01T10:00:00+00:00",
+    0.5,
+    [_row("a", 1, True), _row("b", None, False), _row("c", 3, False), _row("d", 1, True)],
+    median_answer_chars=120.0,
 )
 NEW = _report(
     "2025-01-02T10:00:00+00:00",
@@ -49,8 +52,10 @@ NEW = _report(
         _row("b", 2, True),
         _row("c", 3, False),
         _row("u", None, False, abstained=False, answerable=False),
+        _row("d", 4, True),
     ],
     latency_p50_ms=30.0,
+    median_answer_chars=90.0,
 )
 
 
@@ -76,7 +81,7 @@ def test_the_newest_report_shows_with_the_list_of_all(reports) -> None:
     assert html.index("2025-01-02 10:00:00 UTC") < html.index("2025-01-01 10:00:00 UTC")  # newest first
     assert 'href="/eval?run=20250101-100000-000"' in html and "最新" in html
     assert '<form class="compare" method="get" action="/eval/compare">' in html
-    assert [qid for _, qid in _question_rows(html)] == ["c", "u", "a", "b"]  # misses first
+    assert [qid for _, qid in _question_rows(html)] == ["c", "u", "a", "b", "d"]  # misses first
     assert "&lt;b&gt;" in html and "问题 a <b>" not in html  # escaped
 
 
@@ -84,7 +89,7 @@ def test_misses_only_keeps_the_failed_questions(reports) -> None:
     html = reports.get("/eval?run=20250102-100000-000&only=misses").text
     # c: found but the answer lacks the evidence; u: unanswerable and answered.
     assert _question_rows(html) == [("fail", "c"), ("fail", "u")]
-    assert "只看未命中 2 题" in html and "全部 4 题" in html
+    assert "只看未命中 2 题" in html and "全部 5 题" in html
 
 
 def test_charts_are_inline_svg(reports) -> None:
@@ -102,9 +107,13 @@ def test_two_runs_compared(reports) -> None:
     assert re.search(
         r"<td>latency_p50_ms</td><td>20.0</td><td>30.0</td><td class=\"worse\">\+10.000</td>", html
     )
-    # b: not found → rank 2 with the evidence (better); a and c unchanged; u only in B.
-    assert "结果有变化的问题（1 / 共同 3 题）" in html
+    # Shorter answers are neither better nor worse as such.
+    assert re.search(r"<td>median_answer_chars</td><td>120.0</td><td>90.0</td><td>-30.000</td>", html)
+    # b: not found → rank 2 with the evidence (better); d: found lower (worse); a and c
+    # unchanged; u only in B.
+    assert "结果有变化的问题（2 / 共同 4 题）" in html
     assert '<tr class="better"><td>b</td>' in html and "— → 2" in html
+    assert '<tr class="worse"><td>d</td>' in html and "1 → 4" in html
 
 
 @pytest.mark.parametrize(
