@@ -27,7 +27,7 @@ from server.api_key import key_accepted
 from server.api_models import MAX_REGION_CHARS
 from server.engine import Engine
 from server.querylog import QueryLog
-from server.records_json import document_json, passage_json
+from server.records_json import document_json, documents_json, passage_json
 from server.validation import BadQuestion, clean_question
 from settings import Settings
 
@@ -120,8 +120,7 @@ def build_mcp(
     @mcp.tool(title="List the documents", annotations=READ_ONLY)
     def list_documents() -> dict[str, Any]:
         """文档列表: every indexed document: id (`doc`), title, type, pages, date, region, chunks."""
-        index = engine().answerer.retriever.index
-        documents = [document_json(d) for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]
+        documents = documents_json(engine().answerer.retriever.index)
         return {"count": len(documents), "documents": documents}
 
     return mcp

@@ -33,7 +33,7 @@ from server.deps import EngineDep, QueryLogDep, SettingsDep
 from server.engine import Engine
 from server.eval_jobs import RETRIEVERS
 from server.querylog import QueryLog
-from server.records_json import document_json
+from server.records_json import documents_json
 from server.routers.pages import templates
 from server.upload_names import BadUpload, check_batch, clean_name
 from settings import Settings
@@ -99,7 +99,7 @@ def _listing(engine: Engine) -> dict:
     index = engine.answerer.retriever.index
     return {
         "index_version": index.path.name if index.path else None,
-        "documents": [document_json(d) for d in sorted(index.documents.values(), key=lambda d: d.doc_id)],
+        "documents": documents_json(index),
         "skipped": [{"doc": doc, "reason": why} for doc, why in sorted(index.manifest.skipped.items())],
     }
 

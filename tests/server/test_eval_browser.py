@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.hardening.conftest import ServerProcess, subprocess_env
 from tests.server import test_browser
+from tests.server.test_browser import admin_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,19 +57,8 @@ def _evaluate(page: Page, base: str, retriever: str) -> None:
 
 def test_evaluate_in_the_browser_and_read_the_report(server: ServerProcess, browser, tmp_path: Path) -> None:
     base = server.base
-    context = browser.new_context(
-        viewport={"width": 1200, "height": 900}, locale="zh-CN", java_script_enabled=False
-    )
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    server_errors: list[str] = []
-    page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    try:
-        page.goto(f"{base}/admin")
-        page.locator("#token").fill(TOKEN)
-        page.get_by_role("button", name="登录").click()
+    with admin_page(browser, base, TOKEN, width=1200) as page:
         expect(page.locator("#evaluate")).to_be_visible()
-
         _evaluate(page, base, "lexical")
         _evaluate(page, base, "compare")
         _shot(page, "eval-job.png", tmp_path)
@@ -109,6 +99,3 @@ def test_evaluate_in_the_browser_and_read_the_report(server: ServerProcess, brow
         expect(page.locator("#col-lexical .why").first).to_contain_text("BM25")
         expect(page.locator("#col-dense .why").first).to_contain_text("cos")
         _shot(page, "retrieval.png", tmp_path, full_page=False)
-    finally:
-        context.close()
-    assert not server_errors, server_errors
