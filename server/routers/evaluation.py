@@ -45,8 +45,8 @@ def _reports(request: Request) -> Reports:
 @router.get("/eval", response_class=HTMLResponse, include_in_schema=False)
 def eval_page(
     request: Request,
-    run: Annotated[str | None, Query(max_length=80)] = None,
-    only: Annotated[str, Query(max_length=20)] = "",
+    run: Annotated[str | None, Query()] = None,
+    only: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
     """A report (the newest, or ``run``), with the list of kept reports to pick another or two to
     compare; ``only=misses`` keeps the questions it missed."""
@@ -67,13 +67,13 @@ def eval_page(
 @router.get("/eval/compare", response_class=HTMLResponse, include_in_schema=False)
 def compare_page(
     request: Request,
-    a: Annotated[str, Query(max_length=80)] = "",
-    b: Annotated[str, Query(max_length=80)] = "",
+    a: Annotated[str, Query()] = "",
+    b: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
     reports = _reports(request)
     first, second = reports.load(a), reports.load(b)
     if first is None or second is None:
-        missing = ", ".join(x or "(空)" for x, r in ((a, first), (b, second)) if r is None)
+        missing = ", ".join(x[:80] or "(空)" for x, r in ((a, first), (b, second)) if r is None)
         context = {
             "title": "找不到报告",
             "text": f"没有这份评测报告 / no such report: {missing}",

@@ -17,6 +17,7 @@ from server.routers.pages import templates
 from settings import Settings
 
 router = APIRouter()
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def _jobs(request: Request) -> Jobs:
@@ -50,6 +51,11 @@ def _job_or_404(jobs: Jobs, job_id: str) -> Job:
     dependencies=[Bearer],
 )
 async def start_eval_api(request: Request, settings: SettingsDep) -> Response:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in _FORMS and await request.body():
+        raise HTTPException(
+            415, "请以表单提交（multipart/form-data）/ send the fields as a form (multipart/form-data)"
+        )
     form = await _form(request, settings)
     try:
         job = submit_eval(_jobs(request), settings, await _eval_request(form))

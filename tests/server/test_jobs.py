@@ -166,6 +166,13 @@ def test_a_bad_request_is_a_clear_422_and_queues_nothing(site: Site, data, file,
     assert not site.settings.jobs_dir.exists() or not any(site.settings.jobs_dir.iterdir())
 
 
+def test_a_body_that_is_not_a_form_is_a_415(site: Site) -> None:
+    for headers in ({}, {"content-type": "application/json"}):
+        response = site.client.post("/api/admin/eval", headers=AUTH | headers, content=b'{"limit": 3}')
+        assert response.status_code == 415 and "multipart/form-data" in response.json()["detail"]
+    assert site.client.get("/api/admin/jobs", headers=AUTH).json()["jobs"] == []
+
+
 def test_jobs_want_the_admin_token_and_unknown_jobs_are_404s(site: Site) -> None:
     assert site.client.post("/api/admin/eval").status_code == 401
     assert site.client.get("/api/admin/jobs").status_code == 401
