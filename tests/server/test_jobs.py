@@ -123,6 +123,19 @@ def test_an_uploaded_question_file_and_a_beir_zip_are_evaluated_in_turn(site: Si
     assert "tinybeir" in beir_page and _rows(beir_page) == len(QUERIES)
 
 
+def test_a_job_whose_command_fails_is_reported_failed_with_its_message(site: Site) -> None:
+    """What only the evaluator can tell (an answer without its evidence) fails the job, with the
+    command's own error as the reason."""
+    broken = [{**QUESTIONS[0], "answers": [{"doc": BASE}]}]
+    job = _start(site, {"file": ("broken.jsonl", _jsonl(broken))}).json()
+    failed = _wait(site, job["id"])
+    assert failed["state"] == "failed" and "not a question record" in failed["reason"], failed
+    assert "broken.jsonl:1" in failed["reason"] and failed["result"] is None
+    site.login()
+    page = site.client.get(f"/admin/jobs/{job['id']}").text
+    assert "失败 failed" in page and "not a question record" in page and "<details open>" in page
+
+
 def _bomb() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
