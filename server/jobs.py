@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,7 +63,6 @@ class Job:
     # since the epoch): the rate and the ETA.
     since: float | None = None
     updated: float | None = None
-    details: dict = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -141,9 +140,15 @@ class Jobs:
         arguments; whatever it raises (a bad upload) leaves nothing behind."""
         job_id = uuid.uuid4().hex
         folder = self.folder / job_id
-        folder.mkdir(parents=True)
         try:
+            folder.mkdir(parents=True)
             args = prepare(folder)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            reason = exc.strerror or exc
+            raise JobError(
+                503, f"无法写入数据目录，未开始任务 / cannot write the data dir: {reason}"
+            ) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -162,11 +167,10 @@ class Jobs:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def list(self, kind: str | None = None) -> list[Job]:
+    def list(self) -> list[Job]:
         """Newest first."""
         with self._lock:
-            jobs = [j for j in self._jobs.values() if kind is None or j.kind == kind]
-        return sorted(jobs, key=lambda j: j.number, reverse=True)
+            return sorted(self._jobs.values(), key=lambda j: j.number, reverse=True)
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job, or stop a running one and wait (a few seconds) until it has stopped."""
@@ -183,13 +187,14 @@ class Jobs:
                 self._lock.wait_for(lambda: job.finished, timeout=_STOP_SECONDS + 5)
             return job
 
-    def output(self, job: Job, tail_chars: int = 4000) -> str:
+    def output(self, job: Job, tail_bytes: int = 8192) -> str:
         """The end of what the command printed."""
         try:
-            text = (self.folder / job.id / "output.log").read_text(encoding="utf-8", errors="replace")
+            with open(self.folder / job.id / "output.log", "rb") as fh:
+                fh.seek(max(fh.seek(0, os.SEEK_END) - tail_bytes, 0))
+                return fh.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
-        return text[-tail_chars:]
 
     # ------------------------------------------------------------ the runner
 
@@ -257,8 +262,6 @@ class Jobs:
         for key in ("since", "updated"):
             if isinstance(data.get(key), int | float):
                 setattr(job, key, float(data[key]))
-        if isinstance(data.get("details"), dict):
-            job.details = data["details"]
         self._save(job)
 
     def _finish(self, job: Job, state: str, reason: str | None) -> None:

@@ -72,12 +72,14 @@ async def _exercise(client: Client) -> None:
     assert not (await client.call_tool("search", {"question": QUESTION})).is_error
 
 
-def test_stdio_yibao_mcp(settings, retriever) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_stdio_yibao_mcp(settings, retriever, mode) -> None:
+    """``legacy``: the initialize handshake today's desktop clients use; ``auto``: the SDK's default."""
     env = subprocess_env(settings.corpus_dir, settings.data_dir)
     params = StdioServerParameters(command=sys.executable, args=["-m", "cli", "mcp"], cwd=str(ROOT), env=env)
 
     async def run() -> None:
-        async with Client(params) as client:
+        async with Client(params, mode=mode) as client:
             await _exercise(client)
 
     asyncio.run(run())
@@ -85,7 +87,6 @@ def test_stdio_yibao_mcp(settings, retriever) -> None:
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 def test_streamable_http_on_yibao_serve(live_server, mode) -> None:
-    """``legacy``: the initialize handshake today's desktop clients use; ``auto``: the SDK's default."""
 
     async def run() -> None:
         async with Client(f"{live_server}/mcp", mode=mode) as client:
