@@ -44,10 +44,9 @@ READ_ONLY = ToolAnnotations(
 )
 
 
-def build_mcp(
-    settings: Settings, engine: Callable[[], Engine], querylog: QueryLog | None = None
-) -> MCPServer:
-    """The MCP server over the engine ``engine()`` returns at each call (a reload swaps it)."""
+def build_mcp(settings: Settings, engine: Callable[[], Engine], querylog: QueryLog) -> MCPServer:
+    """The MCP server over the engine ``engine()`` returns at each call (a reload swaps it); the
+    questions asked go to the question log like the others."""
     mcp = MCPServer(name="yibao", title="医保问答 yibao-qa", instructions=INSTRUCTIONS, version="0.1.0")
     question_type = Annotated[
         str,
@@ -89,8 +88,7 @@ def build_mcp(
         answer). `abstained` is true when the documents hold no answer."""
         started = time.perf_counter()
         answer = engine().answerer.ask(question_of(question), k, region=region or None)
-        if querylog is not None:
-            querylog.record(answer, "mcp", (time.perf_counter() - started) * 1000)
+        querylog.record(answer, "mcp", (time.perf_counter() - started) * 1000)
         body = answer.to_dict()
         del body["timings_ms"]
         return body

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from server.api_models import api_models
 from server.deps import EngineDep, SettingsDep
-from server.eval_view import LATEST, Reports, compare_context, report_context
+from server.eval_view import Reports, compare_context, report_context
 from server.routers.pages import templates
 from server.validation import describe
 
@@ -81,7 +81,7 @@ def compare_page(
         }
         return templates.TemplateResponse(request, "message.html", context, status_code=404)
     entries = {e.id: e for e in reports.entries()}
-    context = {"a": a, "b": b, "entry_a": entries.get(a), "entry_b": entries.get(b), "latest": LATEST}
+    context = {"a": a, "b": b, "entry_a": entries.get(a), "entry_b": entries.get(b)}
     context |= compare_context(first, second)
     return templates.TemplateResponse(request, "eval_compare.html", context)
 
