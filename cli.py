@@ -1,4 +1,4 @@
-"""The `yibao` command: ingest, search, ask, serve, eval, bench.
+"""The `yibao` command: ingest, search, ask, serve, mcp, eval, bench.
 
 The command line sits on top of the pipeline and is the one place that wires all packages.
 """
@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -105,10 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON report here")
     p.add_argument("--html", type=Path, metavar="OUT", help="also write the HTML report here")
+    _progress_option(p)
 
     p = command("serve", _serve, "serve the web pages and the API (builds the index first if missing)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+
+    command("mcp", _mcp, "serve the corpus as MCP tools over stdin/stdout (for an MCP client to start)")
 
     p = command("bench", _bench, "measure latency, throughput, ingest and FAISS at scale (BENCHMARKS.md)")
     p.add_argument("--quick", action="store_true", help="few requests, 10k-row scale only (under a minute)")
@@ -123,6 +127,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--library-files", type=int, metavar="N", help="only N of its files, spread evenly")
     return parser
+
+
+def _progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress", type=Path, metavar="FILE", help="keep a JSON progress report here (for server jobs)"
+    )
+
+
+class _Progress:
+    """The progress file of a job the server started (server/jobs.py reads it): JSON with
+    ``done``, ``total``, ``unit``, ``stage``, ``since``/``updated`` (seconds since the epoch) and at
+    the end ``result``, replaced whole at most twice a second."""
+
+    def __init__(self, path: Path | None, total: int, unit: str, stage: str) -> None:
+        self.path = path
+        self.state: dict = {"done": 0, "total": total, "unit": unit, "stage": stage, "since": time.time()}
+        self._written = 0.0
+        self._write(force=True)
+
+    def stage(self, text: str) -> None:
+        self.state["stage"] = text
+        self._write(force=True)
+
+    def advance(self) -> None:
+        self.state["done"] += 1
+        self._write()
+
+    def finish(self, result: str) -> None:
+        self.state["result"] = result
+        self._write(force=True)
+
+    def _write(self, force: bool = False) -> None:
+        now = time.time()
+        if self.path is None or (not force and now - self._written < 0.5):
+            return
+        self._written = self.state["updated"] = now
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.state, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.path)
 
 
 def _retriever(settings: Settings) -> Retriever:
@@ -167,7 +210,8 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     for p in result.passages:
         c = p.chunk
         snippet = " ".join(c.text.split())[:120]
-        print(f"{p.rank}. [{p.score:.3f}] {c.doc_id} · {c.section}")
+        page = f"（第 {c.page} 页）" if c.page else ""
+        print(f"{p.rank}. [{p.score:.3f}] {c.doc_id} · {c.section}{page}")
         print(f"   {p.why()}")
         print(f"   {snippet}")
     return 0
@@ -183,7 +227,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     print(answer.text)
     for c in answer.citations:
         chunk = c.passage.chunk
-        meta = "，".join(x for x in (chunk.region, chunk.date) if x)
+        meta = chunk.whereabouts
         print(f"[{c.n}] {chunk.doc_id} · {chunk.section}" + (f" ({meta})" if meta else ""))
     print(answer.disclaimer)
     return 0
@@ -199,7 +243,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.run_questions import calibrate, evaluate
     from index.retriever import Retriever
 
-    questions = load_questions(args.questions)[: args.limit]
+    try:
+        questions = load_questions(args.questions)[: args.limit]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # Without the query cache, so that every run's latency includes encoding its questions.
     settings = replace(settings, query_cache_size=0)
     if args.compare:
@@ -208,12 +256,15 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     else:
         variants = [(args.retriever, args.retriever, settings)]
     stores = args.store or [settings.store]
+    total = len(questions) * len(variants) * len(stores)
+    progress = _Progress(args.progress, total, "questions", "加载模型与索引 / loading the model and index")
     runs = []
     for store in stores:
         retriever = _retriever_filled(replace(settings, store=store))
         for name, mode, conf in variants:
+            progress.stage(f"{name}@{store}" if len(stores) > 1 else name)
             answerer = Answerer(Retriever(retriever.index, retriever.embedder, conf, retriever.store), conf)
-            run = evaluate(answerer, questions, mode, args.k, progress=True)
+            run = evaluate(answerer, questions, mode, args.k, progress=True, on_question=progress.advance)
             label = f"{name}@{store}" if len(stores) > 1 else name
             run["config"] = {**_eval_config(label, mode, conf, retriever, args), "store": store}
             runs.append(run)
@@ -225,11 +276,13 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.calibrate:
         print(f"calibrated abstain threshold: {calibrate(main_run['per_question'])}")
     report.write_json(result, settings.eval_report)
+    kept = report.archive_json(result, settings.eval_reports_dir, settings.history_kept)
     if args.json:
         report.write_json(result, args.json)
     if args.html:
         report.write_html(result, args.html)
-    print(f"report: {settings.eval_report} (shown at /eval)")
+    progress.finish(kept.stem)
+    print(f"report: {kept} (shown at /eval)")
     return 0
 
 
@@ -254,17 +307,43 @@ def _eval_config(
 
 
 def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.beir import evaluate_beir
-    from eval.report import BEIR_KEYS, store_gaps, table, write_json
+    from eval.beir import evaluate_beir, load_beir
+    from eval.report import BEIR_KEYS, archive_json, store_gaps, table, write_json
     from index.embedding import load_embedder
 
     modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
     stores = tuple(args.store or [settings.store])
-    result = evaluate_beir(args.beir, settings, load_embedder(settings), modes, args.limit, stores=stores)
+    try:
+        queries = len(load_beir(args.beir).queries)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.beir} is not a BEIR dataset ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 2
+    total = min(queries, args.limit or queries) * len(modes) * len(stores)
+    stage = "嵌入段落，再检索 / embedding the passages, then searching"
+    progress = _Progress(args.progress, total, "queries", stage)
+    embedder = load_embedder(settings)
+    result = evaluate_beir(
+        args.beir, settings, embedder, modes, args.limit, stores=stores, on_query=progress.advance
+    )
     runs = [
         {"config": {"name": label, "store": label.partition("@")[2] or stores[0]}, "metrics": metrics}
         for label, metrics in result["results"].items()
     ]
+    main = next((r for r in runs if r["config"]["name"].startswith("hybrid")), runs[0])
+    # The shape of a question run's report (config, metrics, compare, per_question) for /eval.
+    result |= {
+        "kind": "beir",
+        "config": {
+            **main["config"],
+            "retriever": main["config"]["name"].partition("@")[0],
+            "model": embedder.name,
+            "questions": str(args.beir),
+            "k": 10,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        "metrics": main["metrics"],
+        "compare": runs,
+    }
     filled = ", ".join(f"{name} filled in {s} s" for name, s in result["store_fill_seconds"].items())
     print(
         f"{result['dataset']}: {result['queries']} queries, {result['passages']} passages, "
@@ -273,8 +352,11 @@ def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     print(table(runs, BEIR_KEYS))
     if len(stores) > 1:
         print(store_gaps(runs))
+    kept = archive_json(result, settings.eval_reports_dir, settings.history_kept)
     if args.json:
         write_json(result, args.json)
+    progress.finish(kept.stem)
+    print(f"report: {kept} (shown at /eval)")
     return 0
 
 
@@ -296,6 +378,13 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(tables, encoding="utf-8")
+    return 0
+
+
+def _mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from server.mcp_server import run_stdio
+
+    run_stdio(settings)
     return 0
 
 

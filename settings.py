@@ -135,6 +135,20 @@ class Settings:
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_collection: str = "yibao_chunks"
+    # The chat API (/v1, OpenAI-compatible) and the MCP endpoint (/mcp) ask for
+    # ``Authorization: Bearer <api_key>`` when it is set. A chat client sends the whole
+    # conversation with every question, so /v1/chat/completions takes bodies up to this size.
+    api_key: str = ""
+    max_chat_body_bytes: int = 262_144
+    # The most characters of a document the MCP tool get_document returns at once.
+    mcp_document_chars: int = 20_000
+    # Evaluation reports (data dir, eval_reports/) and finished jobs (jobs/) kept, newest first.
+    history_kept: int = 50
+    # An uploaded zip (a BEIR question set) is refused beyond these: bytes unpacked, members, and
+    # the ratio of a member's unpacked to packed size (a zip bomb's is in the thousands).
+    max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_zip_members: int = 1_000
+    max_zip_ratio: int = 100
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -150,6 +164,20 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    def to_env(self) -> dict[str, str]:
+        """The ``YIBAO_*`` variables that give these settings back through ``from_env``: the
+        server starts `yibao` commands (jobs) with them."""
+        return {f"YIBAO_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def eval_reports_dir(self) -> Path:
+        """Every report ``yibao eval`` wrote (the newest ``history_kept``), shown at /eval."""
+        return self.data_dir / "eval_reports"
 
     @property
     def milvus_target(self) -> str:

@@ -91,12 +91,18 @@ class Answerer:
         self.settings = settings
 
     def ask(
-        self, question: str, top_k: int | None = None, mode: str = "hybrid", region: str | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str = "hybrid",
+        region: str | None = None,
+        place: str | None = None,
     ) -> Answer:
-        """Search, then answer from exactly the passages the search returned."""
+        """Search, then answer from exactly the passages the search returned (``region`` and
+        ``place``: Retriever.search)."""
         if lacks_content(question):
             return no_content_answer(question)
-        return self.answer(question, self.retriever.search(question, top_k, mode, region=region))
+        return self.answer(question, self.retriever.search(question, top_k, mode, region=region, place=place))
 
     def answer(self, question: str, result: SearchResult) -> Answer:
         timings = dict(result.timings_ms)

@@ -12,12 +12,14 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from eval import metrics
+from eval.report import BEIR_KEYS
 from index.build import embed_index, in_memory_manifest
 from index.embedding import Embedder
 from index.retriever import Retriever
@@ -63,8 +65,10 @@ def evaluate_beir(
     limit: int | None = None,
     progress: bool = True,
     stores: tuple[str, ...] = ("local",),
+    on_query: Callable[[], None] | None = None,
 ) -> dict:
-    """Metrics per mode, or per ``mode@store`` when more than one store is asked for."""
+    """Metrics per mode, or per ``mode@store`` when more than one store is asked for, and a row
+    per query of the hybrid setting (else the first); ``on_query`` is called after each query."""
     data = load_beir(folder)
     started = time.perf_counter()
     docs, chunks = [], []
@@ -75,7 +79,7 @@ def evaluate_beir(
     index, _ = embed_index(chunks, embedder, manifest, progress=progress)
     build_seconds = time.perf_counter() - started
     query_ids = sorted(data.queries)[:limit] if limit else sorted(data.queries)
-    results, fill_seconds = {}, {}
+    results, fill_seconds, rows_of = {}, {}, {}
     for name in stores:
         t0 = time.perf_counter()
         chunk_store = _filled(name, folder, settings, index)
@@ -83,14 +87,15 @@ def evaluate_beir(
         retriever = Retriever(index, embedder, settings, chunk_store)
         for mode in modes:
             label = f"{mode}@{name}" if len(stores) > 1 else mode
-            rows = [
-                _score(retriever, mode, data, qid)
-                for qid in tqdm(query_ids, desc=f"beir {label}", unit="q", disable=not progress)
-            ]
-            results[label] = {
-                key: round(metrics.mean(r[key] for r in rows), 4)
-                for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-            }
+            rows = []
+            for qid in tqdm(query_ids, desc=f"beir {label}", unit="q", disable=not progress):
+                rows.append(_score(retriever, mode, data, qid))
+                if on_query is not None:
+                    on_query()
+            results[label] = {key: round(metrics.mean(r[key] for r in rows), 4) for key in BEIR_KEYS}
+            rows_of[label] = rows
+    # The rows of the setting a report leads with: hybrid (in the first store) when it ran.
+    main = next((label for label in rows_of if label.split("@")[0] == "hybrid"), next(iter(rows_of), None))
     return {
         "dataset": str(folder),
         "queries": len(query_ids),
@@ -99,6 +104,11 @@ def evaluate_beir(
         "index_seconds": round(build_seconds, 1),
         "store_fill_seconds": fill_seconds,
         "results": results,
+        "per_question": [
+            {"id": qid, "question": data.queries[qid], "answerable": True}
+            | {k: v for k, v in row.items() if k not in BEIR_KEYS}
+            for qid, row in zip(query_ids, rows_of.get(main, []), strict=True)
+        ],
     }
 
 
@@ -111,11 +121,15 @@ def _filled(name: str, folder: Path, settings: Settings, index: StoredIndex) -> 
     return open_store(conf, index)
 
 
-def _score(retriever: Retriever, mode: str, data: BeirSet, qid: str) -> dict[str, float]:
+def _score(retriever: Retriever, mode: str, data: BeirSet, qid: str) -> dict:
+    """The query's metrics, and what its row in the report shows: where the first relevant passage
+    ranked (None: not in the top 100) and how long the search took."""
+    started = time.perf_counter()
     ranked: list[str] = []
     for p in retriever.search(data.queries[qid], DEPTH, mode).passages:
         if p.chunk.doc_id not in ranked:
             ranked.append(p.chunk.doc_id)
+    latency = (time.perf_counter() - started) * 1000
     judged = data.qrels[qid]
     gains = [float(judged.get(doc_id, 0)) for doc_id in ranked]
     relevant = [g > 0 for g in gains]
@@ -125,6 +139,8 @@ def _score(retriever: Retriever, mode: str, data: BeirSet, qid: str) -> dict[str
         "recall@10": metrics.recall_at_k(hits, len(judged), 10),
         "recall@100": metrics.recall_at_k(hits, len(judged), 100),
         "mrr@10": metrics.mrr_at_k(relevant, 10),
+        "first_relevant_rank": metrics.first_relevant_rank(relevant),
+        "latency_ms": round(latency, 2),
     }
 
 

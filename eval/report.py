@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -67,6 +69,28 @@ def write_json(report: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(path)
+
+
+def archive_json(report: dict, folder: Path, keep: int) -> Path:
+    """Keep ``report`` among the earlier ones (the /eval page lists them): a file named by the
+    time it was written, so names sort by age; only the newest ``keep`` stay."""
+    folder.mkdir(parents=True, exist_ok=True)
+    when = datetime.now(UTC)
+    kept = sorted(p.stem for p in folder.glob("*.json") if _STAMP.fullmatch(p.stem))
+    if kept and _stamp(when) <= kept[-1]:  # two runs within a millisecond, or a clock set back
+        when = datetime.strptime(kept[-1], "%Y%m%d-%H%M%S-%f").replace(tzinfo=UTC) + timedelta(milliseconds=1)
+    path = folder / f"{_stamp(when)}.json"
+    write_json(report, path)
+    for old in sorted(folder.glob("*.json"), reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+_STAMP = re.compile(r"\d{8}-\d{6}-\d{3}")
+
+
+def _stamp(when: datetime) -> str:
+    return f"{when:%Y%m%d-%H%M%S}-{when.microsecond // 1000:03d}"
 
 
 def html_fragment(report: dict) -> str:

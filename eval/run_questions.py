@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from tqdm import tqdm
 
@@ -15,9 +16,15 @@ RECALL_CURVE_K = 20
 
 
 def evaluate(
-    answerer: Answerer, questions: list[Question], mode: str, k: int, progress: bool = False
+    answerer: Answerer,
+    questions: list[Question],
+    mode: str,
+    k: int,
+    progress: bool = False,
+    on_question: Callable[[], None] | None = None,
 ) -> dict:
-    """Metrics and per-question rows for one retriever setting (the keys of the JSON report)."""
+    """Metrics and per-question rows for one retriever setting (the keys of the JSON report);
+    ``on_question`` is called after each question (a progress file's count)."""
     top_k = answerer.settings.top_k
     depth = max(k, RECALL_CURVE_K)
     rows = []
@@ -61,6 +68,8 @@ def evaluate(
                 "evidence": dict(answer.evidence),
             }
         )
+        if on_question is not None:
+            on_question()
     return {"metrics": summarize(rows, k), "per_question": rows}
 
 

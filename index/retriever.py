@@ -74,10 +74,16 @@ class Retriever:
         self.store = store or LocalStore(index)
 
     def search(
-        self, query: str, k: int | None = None, mode: str = "hybrid", region: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str = "hybrid",
+        region: str | None = None,
+        place: str | None = None,
     ) -> SearchResult:
         """The top ``k`` passages. Passages about the place the question names rank first; a
-        ``region`` filter keeps only passages about that place."""
+        ``region`` filter keeps only passages about that place. ``place`` is one named earlier (a
+        chat's previous turns): taken as named when the question names none, not a filter."""
         if mode not in MODES:
             raise ValueError(f"unknown retriever {mode!r}: choose one of {', '.join(MODES)}")
         k = k or self.settings.top_k
@@ -86,7 +92,7 @@ class Retriever:
         n_candidates = max(self.settings.candidates, k) * (REGION_FILTER_DEPTH if region else 1)
         terms = query_terms(query)
         # The terms carry the place an English question names (Xiamen → 厦门).
-        named = region or find_region(query) or find_region(" ".join(terms))
+        named = region or find_region(query) or find_region(" ".join(terms)) or place
         timings: dict[str, float] = {}
         ranked: dict[int, Passage] = {}
         vector = None

@@ -71,6 +71,11 @@ class Chunk:
         """What the model sees: the section path gives short passages their context."""
         return f"{self.section}\n{self.text}"
 
+    @property
+    def whereabouts(self) -> str:
+        """Its region, date and page as a source line shows them: 「石家庄，2025-05-05，第 2 页」."""
+        return "，".join(x for x in (self.region, self.date, f"第 {self.page} 页" if self.page else "") if x)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

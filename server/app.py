@@ -23,8 +23,11 @@ from server.admin_auth import Sessions
 from server.admission import AskGate
 from server.auth_throttle import AuthThrottle
 from server.engine import Engine
+from server.eval_view import Reports
+from server.jobs import Jobs
+from server.mcp_server import mount_mcp
 from server.querylog import QueryLog
-from server.routers import admin, api, feedback, pages
+from server.routers import admin, api, chat, evaluation, feedback, jobs, pages
 from server.validation import describe
 from settings import Settings
 
@@ -61,11 +64,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if engine is None:
             app.state.engine = await asyncio.to_thread(Engine.start, settings)
         app.state.querylog.start()
+        app.state.jobs.start()
         watcher = asyncio.create_task(_watch_index(app))
         try:
-            yield
+            async with mcp_running():
+                yield
         finally:
             watcher.cancel()
+            await asyncio.to_thread(app.state.jobs.close)
             await asyncio.to_thread(app.state.querylog.close)
 
     app = FastAPI(
@@ -81,12 +87,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.gate = AskGate(
         settings.ask_workers or os.cpu_count() or 1, settings.ask_queue, settings.max_asks_per_client
     )
+    app.state.jobs = Jobs(settings)
+    app.state.reports = Reports(settings)
     if engine is not None:
         app.state.engine = engine
     app.include_router(api.api_router(settings))
     app.include_router(pages.router)
+    app.include_router(evaluation.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(jobs.router)
+    app.include_router(chat.router)
+    mcp_running = mount_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
     app.add_middleware(
@@ -94,6 +106,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         body_timeout=settings.body_timeout,
+        larger={chat.COMPLETIONS: settings.max_chat_body_bytes},
     )
 
     @app.exception_handler(RequestValidationError)
@@ -126,11 +139,19 @@ class _LimitsAndHeaders:
     and adds the security headers. Errors that escape the routes become a JSON 500 that carries
     the same headers."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, body_timeout: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        body_timeout: float,
+        larger: dict[str, int],
+    ) -> None:
         self.app = app
         self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.larger = larger  # paths whose bodies may be larger than max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,7 +173,7 @@ class _LimitsAndHeaders:
             await send(message)
 
         upload = scope.get("method") == "POST" and path in admin.UPLOAD_PATHS
-        limit = self.max_upload_bytes if upload else self.max_body_bytes
+        limit = self.max_upload_bytes if upload else self.larger.get(path, self.max_body_bytes)
         if body_limits.declared_too_large(Headers(scope=scope).get("content-length"), limit):
             await body_limits.too_large(limit, upload)(scope, receive, send_with_headers)
             return

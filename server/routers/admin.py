@@ -34,14 +34,18 @@ from server.auth_throttle import AuthThrottle, too_many_message
 from server.body_limits import BodyRefused
 from server.deps import EngineDep, QueryLogDep, SettingsDep, client_address
 from server.engine import Engine
+from server.eval_jobs import RETRIEVERS
 from server.querylog import QueryLog
+from server.records_json import documents_json
 from server.routers.pages import templates
 from server.upload_names import BadUpload, check_batch, clean_name
 from settings import Settings
 
 router = APIRouter()
 
-UPLOAD_PATHS = ("/admin/upload", "/api/admin/documents")
+# Bodies that carry files (the middleware allows them the upload size): documents, and question
+# sets to evaluate (routers/jobs.py).
+UPLOAD_PATHS = ("/admin/upload", "/api/admin/documents", "/admin/eval", "/api/admin/eval")
 _TRUE = {"1", "true", "on", "yes"}
 
 
@@ -109,22 +113,7 @@ def _listing(engine: Engine) -> dict:
     index = engine.answerer.retriever.index
     return {
         "index_version": index.path.name if index.path else None,
-        "documents": [
-            {
-                "doc": d.doc_id,
-                "title": d.title,
-                "kind": d.kind,
-                "encoding": d.encoding,
-                "size": d.size,
-                "chunks": d.chunks,
-                "pages": d.page_count,
-                "date": d.date,
-                "region": d.region,
-                "ingested_at": d.ingested_at,
-                "warnings": list(d.warnings),
-            }
-            for d in sorted(index.documents.values(), key=lambda d: d.doc_id)
-        ],
+        "documents": documents_json(index),
         "skipped": [{"doc": doc, "reason": why} for doc, why in sorted(index.manifest.skipped.items())],
     }
 
@@ -284,6 +273,8 @@ def _admin(
         "problems": querylog.problems(),
         "log_path": str(querylog.path),
         "settings": settings,
+        "jobs": request.app.state.jobs.list()[:10],
+        "retrievers": RETRIEVERS,
     }
     return templates.TemplateResponse(request, "admin.html", context, status_code=status)
 

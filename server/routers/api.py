@@ -11,11 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from index.retriever import SearchResult
 from server.api_models import api_models
 from server.deps import admitted, get_engine, get_querylog
 from server.engine import Engine
 from server.querylog import QueryLog
+from server.records_json import search_json
 from server.validation import describe
 from settings import Settings
 
@@ -87,38 +87,10 @@ def api_router(settings: Settings) -> APIRouter:
                 params.retriever,
                 region=params.region or None,
             )
-        return JSONResponse(_search_json(result))
+        return JSONResponse(search_json(result))
 
     router.add_api_route("/healthz", healthz, methods=["GET"], summary="Index loaded, chunk count, model")
     return router
-
-
-def _search_json(result: SearchResult) -> dict:
-    return {
-        "query": result.query,
-        "retriever": result.mode,
-        "passages": [
-            {
-                "rank": p.rank,
-                "doc": p.chunk.doc_id,
-                "title": p.chunk.title,
-                "section": p.chunk.section,
-                "date": p.chunk.date,
-                "region": p.chunk.region,
-                "start": p.chunk.start,
-                "end": p.chunk.end,
-                "text": p.chunk.text,
-                "score": round(p.score, 4),
-                "dense_rank": p.dense_rank,
-                "dense_score": None if p.dense_score is None else round(p.dense_score, 4),
-                "lexical_rank": p.lexical_rank,
-                "lexical_score": None if p.lexical_score is None else round(p.lexical_score, 4),
-                "matched_terms": list(p.matched_terms),
-            }
-            for p in result.passages
-        ],
-        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
-    }
 
 
 def healthz(engine: Annotated[Engine, Depends(get_engine)]) -> dict:

@@ -1,4 +1,4 @@
-"""The HTML pages: the question box, the answer with its sources, and the latest eval report."""
+"""The HTML pages: the question box, the answer with its sources, a document (evaluation: evaluation.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from answer.records import Answer
 from server.deps import admitted, get_engine, get_querylog, get_settings
 from server.document_view import pieces
 from server.engine import Engine
-from server.eval_view import eval_context
 from server.highlight import highlight
 from server.querylog import QueryLog
 from server.validation import BadQuestion, clean_question
@@ -52,12 +51,6 @@ async def home(
             context["answer"], context["quoted"] = answer, _quoted_spans(answer)
             context["log_id"] = querylog.record(answer, "page", (time.perf_counter() - started) * 1000)
     return templates.TemplateResponse(request, "index.html", context, status_code=status, headers=headers)
-
-
-@router.get("/eval", response_class=HTMLResponse, include_in_schema=False)
-def eval_report(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
-    """The report that `yibao eval` wrote last, read as data; the server never runs the evaluator."""
-    return templates.TemplateResponse(request, "eval.html", eval_context(settings.eval_report))
 
 
 @router.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.admin.test_admin import GBK_TEXT, _docx, _pdf
 from tests.hardening.conftest import ServerProcess, Tiny
 from tests.server import test_browser
+from tests.server.test_browser import admin_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,20 +45,7 @@ def test_admin_upload_ask_delete_feedback_logout(server: ServerProcess, browser,
     (files / "outpatient.docx").write_bytes(_docx(tmp_path))
     (files / "maternity.pdf").write_bytes(_pdf(tmp_path))
     base = server.base
-    context = browser.new_context(
-        viewport={"width": 1100, "height": 1000}, locale="zh-CN", java_script_enabled=False
-    )
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    server_errors: list[str] = []
-    page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    try:
-        page.goto(f"{base}/admin")
-        assert page.url.endswith("/admin/login")
-        page.locator("#token").fill(TOKEN)
-        page.get_by_role("button", name="登录").click()
-        expect(page.locator("h2", has_text="文档管理")).to_be_visible()
-
+    with admin_page(browser, base, TOKEN) as page:
         page.locator("#files").set_input_files([str(p) for p in sorted(files.iterdir())])
         page.get_by_role("button", name="上传并导入").click()
         expect(page.locator(".notice")).to_contain_text("已上传并导入")
@@ -97,6 +85,3 @@ def test_admin_upload_ask_delete_feedback_logout(server: ServerProcess, browser,
         assert page.url.endswith("/admin/login")
         page.goto(f"{base}/admin")
         assert page.url.endswith("/admin/login"), "logged out: the admin asks for the token again"
-    finally:
-        context.close()
-    assert not server_errors, server_errors

@@ -68,3 +68,16 @@ def test_the_milvus_store_scores_the_set_like_the_local_store(
     assert set(report["store_fill_seconds"]) == {"local", "milvus"}
     for mode in modes:
         assert report["results"][f"{mode}@milvus"] == report["results"][f"{mode}@local"]
+
+
+def test_each_query_gets_a_row_and_a_progress_call(tiny: Path, settings, embedder) -> None:
+    calls = []
+    report = evaluate_beir(
+        tiny, settings, embedder, ("lexical", "hybrid"), progress=False, on_query=lambda: calls.append(1)
+    )
+    assert len(calls) == 2 * len(QUERIES)  # every query, for each setting
+    rows = report["per_question"]  # the hybrid setting's
+    assert [(r["id"], r["question"], r["first_relevant_rank"]) for r in rows] == [
+        (qid, QUERIES[qid], 1) for qid in sorted(QUERIES)
+    ]
+    assert all(r["latency_ms"] > 0 and "ndcg@10" not in r for r in rows)

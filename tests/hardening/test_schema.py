@@ -25,7 +25,19 @@ pytestmark = pytest.mark.slow
 EXAMPLES = 50  # per operation and mode
 ADMIN_TOKEN = "schema-test-token"
 # What the schema has today; any operation added later is fuzzed too (it is read from the schema).
-KNOWN = {("POST", "/api/ask"), ("GET", "/api/search"), ("GET", "/healthz"), ("POST", "/api/admin/reload")}
+KNOWN = {
+    ("POST", "/api/ask"),
+    ("GET", "/api/search"),
+    ("GET", "/healthz"),
+    ("POST", "/api/admin/reload"),
+    ("POST", "/api/admin/eval"),
+    ("GET", "/api/admin/jobs"),
+    ("GET", "/api/admin/jobs/{job_id}"),
+    ("POST", "/api/admin/jobs/{job_id}/cancel"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/{model}"),
+    ("POST", "/v1/chat/completions"),
+}
 tally: Counter[str] = Counter()
 
 
@@ -58,7 +70,7 @@ def test_no_server_errors_and_every_error_is_a_clear_4xx(api_schema, mode) -> No
             assert mode == GenerationMode.NEGATIVE
             continue
         fuzzed.append(f"{operation.method.upper()} {operation.path}")
-    assert {"POST /api/ask", "GET /api/search"} <= set(fuzzed)
+    assert {"POST /api/ask", "GET /api/search", "POST /v1/chat/completions"} <= set(fuzzed)
 
 
 def fuzz(operation, mode: GenerationMode) -> None:
@@ -73,10 +85,18 @@ def fuzz(operation, mode: GenerationMode) -> None:
         assert response.headers.get("x-content-type-options") == ["nosniff"]
         assert response.headers.get("content-security-policy")
         if response.status_code >= 400:
-            detail = response.json().get("detail")
-            assert isinstance(detail, str) and detail.strip(), response.text
+            assert _message(operation.path, response.json()), response.text
 
     run()
+
+
+def _message(path: str, body: dict) -> str:
+    """The refusal's message: OpenAI's shape under /v1 (what its clients read), ours elsewhere."""
+    if path.startswith("/v1/") and "error" in body:
+        detail = body["error"].get("message")
+    else:
+        detail = body.get("detail")
+    return detail.strip() if isinstance(detail, str) else ""
 
 
 # Bodies no schema describes: raw bytes, deep nesting, escapes JSON allows but text cannot hold.
@@ -126,6 +146,31 @@ def test_any_body_to_ask_is_answered_or_refused_with_a_4xx(
         assert response.json()["detail"]
 
 
+@pytest.fixture(scope="module")
+def started(api_schema):
+    """The schema's app with its lifespan run (MCP's session manager runs in it)."""
+    with TestClient(api_schema.app) as client:
+        yield client
+
+
+@hsettings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    body=RAW_BODIES,
+    path=st.sampled_from(["/v1/chat/completions", "/mcp"]),
+    accept=st.sampled_from(["application/json, text/event-stream", "*/*", ""]),
+)
+def test_any_body_to_chat_or_mcp_is_answered_or_refused_with_a_4xx(
+    started, body: bytes, path: str, accept: str
+) -> None:
+    response = started.post(
+        path, content=body, headers={"content-type": "application/json", "accept": accept}
+    )
+    tally[f"POST {path} raw body -> {response.status_code}"] += 1
+    assert response.status_code < 500, (path, body[:80], response.text)
+    if response.status_code >= 400 and path.startswith("/v1/"):
+        assert _message(path, response.json())
+
+
 def test_schemathesis_reached_every_operation_and_got_answers() -> None:
     """Runs after the tests above (file order): every operation was called, and the fuzzed
     operations were both answered (2xx) and refused (4xx), so the fuzzing exercised both paths."""
@@ -133,6 +178,6 @@ def test_schemathesis_reached_every_operation_and_got_answers() -> None:
         pytest.skip("the fuzzing tests above did not run")
     called = {key.split(" -> ")[0].rsplit(" ", 1)[0] for key in tally}
     assert {"POST /api/ask", "GET /api/search", "GET /healthz", "POST /api/admin/reload"} <= called
-    for operation in ("POST /api/ask", "GET /api/search"):
+    for operation in ("POST /api/ask", "GET /api/search", "POST /v1/chat/completions"):
         statuses = {int(key.rsplit(" ", 1)[1]) // 100 for key in tally if key.startswith(operation)}
         assert {2, 4} <= statuses, (operation, sorted(tally.items()))

@@ -128,6 +128,10 @@ def test_every_kind_of_response_sends_the_strict_headers(client) -> None:
         client.post("/api/ask", content=b"x" * 20_000),
         client.post("/api/admin/reload"),
         client.delete("/api/ask"),
+        client.get("/retrieval?q=医保卡余额怎么查"),
+        client.get("/eval/compare?a=x&b=y"),
+        client.get("/v1/models"),
+        client.post("/v1/chat/completions", content=b"{"),
     ]
     assert sorted({r.status_code for r in responses}) == [200, 400, 401, 404, 405, 413, 422]
     for r in responses:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,15 +29,16 @@ def client(settings, engine) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_server(settings, engine) -> Iterator[str]:
-    """The app under uvicorn in a background thread; yields its base URL."""
+API_KEY = "test-api-key"
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` under uvicorn in a background thread; yields its base URL."""
     import uvicorn
 
-    from server.app import create_app
-
     port = free_port()
-    config = uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
@@ -48,3 +51,20 @@ def live_server(settings, engine) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, engine) -> Iterator[str]:
+    from server.app import create_app
+
+    with serving(create_app(settings, engine)) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def keyed_server(settings, engine) -> Iterator[str]:
+    """The same app with YIBAO_API_KEY set: /v1 and /mcp want ``Bearer API_KEY``."""
+    from server.app import create_app
+
+    with serving(create_app(replace(settings, api_key=API_KEY), engine)) as base:
+        yield base

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,28 @@ def browser():
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@contextlib.contextmanager
+def admin_page(browser, base: str, token: str, width: int = 1100) -> Iterator[Page]:
+    """A page without JavaScript, logged in to /admin through its form; no response may be a 5xx."""
+    context = browser.new_context(
+        viewport={"width": width, "height": 1000}, locale="zh-CN", java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    server_errors: list[str] = []
+    page.on("response", lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+    try:
+        page.goto(f"{base}/admin")
+        assert page.url.endswith("/admin/login")
+        page.locator("#token").fill(token)
+        page.get_by_role("button", name="登录").click()
+        expect(page.locator("h2", has_text="文档管理")).to_be_visible()
+        yield page
+    finally:
+        context.close()
+    assert not server_errors, server_errors
 
 
 @pytest.fixture
