@@ -299,7 +299,11 @@ def _eval_config(
         "k": args.k,
         "top_k": conf.top_k,
         "mmr_lambda": conf.mmr_lambda,
-        "rrf_k": conf.rrf_k,
+        "search_weights": {
+            "sentence": conf.search_sentence_weight,
+            "passage": conf.search_passage_weight,
+            "keyword": conf.search_keyword_weight,
+        },
         "abstain_threshold": conf.abstain_threshold,
         "questions": str(args.questions),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -56,7 +56,12 @@ class Settings:
     top_k: int = 5
     top_k_max: int = 50  # the most passages a request may ask for
     candidates: int = 30
-    rrf_k: int = 60
+    # How a candidate passage is scored (index/retriever.py): its best sentence's cosine, its own
+    # cosine, and its BM25 score relative to the best candidate's, weighted (README, "How a
+    # passage is scored": measured on cmrc2018_train, baoxianzhidao and eval/questions.jsonl).
+    search_sentence_weight: float = 1.0
+    search_passage_weight: float = 1.0
+    search_keyword_weight: float = 0.06
     mmr_lambda: float = 0.7
     answer_max_chars: int = 300
     # Blocks an answer may quote; the character budget is the real limit (5 → 6 let 「开通家庭共济

@@ -157,7 +157,7 @@ class Answerer:
             typed = shaped is not None and shaped(cand)
             cand.score = (
                 cand.cosine
-                + s.answer_passage_weight * cand.passage.score
+                + s.answer_passage_weight * cand.passage.agreement
                 + s.answer_intent_bonus * fits
                 + s.answer_type_bonus * typed
                 + s.answer_key_bonus * (cand.named or _names_key(asked, cand.texts[0]))
@@ -318,7 +318,7 @@ class Answerer:
                 break
             if (
                 cand.passage is not opening.passage
-                and cand.passage.score >= opening.passage.score
+                and cand.passage.agreement >= opening.passage.agreement
                 and asked(cand)
                 and len(cand.text) <= room
                 and not any(_overlaps(table, cand, c) or _similar(cand.text, c.text) for c in chosen)

@@ -1,8 +1,10 @@
 """Retrieval quality on a dataset in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
-The passages go through the same chunker, model and retriever as the corpus; a chunk maps back
-to its passage ``_id`` and a passage ranks where its best chunk ranks. Embedded once, the passages
-can be searched in several stores (``local``, ``milvus``: a collection of the set's own) side by side.
+The passages go through the same chunker, answer units, model and retriever as the corpus; a chunk
+maps back to its passage ``_id`` and a passage ranks where its best chunk ranks. The vectors are
+kept in an embedding cache of the set's own under the data dir (``evalsets/<name>/``), so only the
+first run embeds. Embedded once, the passages can be searched in several stores (``local``,
+``milvus``: a collection of the set's own) side by side.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from tqdm import tqdm
 from eval import metrics
 from eval.report import BEIR_KEYS
 from index.build import embed_index, in_memory_manifest
+from index.embed_cache import EmbedCache
 from index.embedding import Embedder
 from index.retriever import Retriever
 from index.store import StoredIndex
 from index.stores import ChunkStore, open_store, sync_store
-from ingest.pipeline import chunk_document
+from ingest.pipeline import chunk_documents
 from ingest.records import Document
 from settings import Settings
 
@@ -39,12 +42,18 @@ class BeirSet:
     qrels: dict[str, dict[str, int]]
 
 
-def load_beir(folder: Path, split: str = "test") -> BeirSet:
+def load_beir(folder: Path, split: str = "test", subset: str | None = None) -> BeirSet:
+    """The set; ``subset`` keeps only the queries of that slice (the ``subset`` field of a query,
+    e.g. baoxianzhidao's ``medins``), the corpus stays whole."""
     corpus = {}
     for rec in _jsonl(folder / "corpus.jsonl"):
         title, text = rec.get("title") or "", rec.get("text") or ""
         corpus[str(rec["_id"])] = f"{title}\n{text}".strip() if title else text
-    queries = {str(rec["_id"]): rec["text"] for rec in _jsonl(folder / "queries.jsonl")}
+    queries = {
+        str(rec["_id"]): rec["text"]
+        for rec in _jsonl(folder / "queries.jsonl")
+        if subset is None or rec.get("subset") == subset
+    }
     qrels: dict[str, dict[str, int]] = {}
     with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
@@ -66,17 +75,14 @@ def evaluate_beir(
     progress: bool = True,
     stores: tuple[str, ...] = ("local",),
     on_query: Callable[[], None] | None = None,
+    subset: str | None = None,
 ) -> dict:
     """Metrics per mode, or per ``mode@store`` when more than one store is asked for, and a row
-    per query of the hybrid setting (else the first); ``on_query`` is called after each query."""
-    data = load_beir(folder)
+    per query of the hybrid setting (else the first); ``on_query`` is called after each query.
+    ``subset`` keeps the queries of one slice (``load_beir``)."""
+    data = load_beir(folder, subset=subset)
     started = time.perf_counter()
-    docs, chunks = [], []
-    for doc_id, text in data.corpus.items():
-        docs.append(Document(doc_id, text, hashlib.sha256(text.encode()).hexdigest()))
-        chunks.extend(chunk_document(docs[-1], settings)[0])
-    manifest = in_memory_manifest(settings, embedder, chunks, docs)
-    index, _ = embed_index(chunks, embedder, manifest, progress=progress)
+    index, embedded = index_passages(data.corpus, settings, embedder, set_dir(settings, folder), progress)
     build_seconds = time.perf_counter() - started
     query_ids = sorted(data.queries)[:limit] if limit else sorted(data.queries)
     results, fill_seconds, rows_of = {}, {}, {}
@@ -98,9 +104,11 @@ def evaluate_beir(
     main = next((label for label in rows_of if label.split("@")[0] == "hybrid"), next(iter(rows_of), None))
     return {
         "dataset": str(folder),
+        "subset": subset,
         "queries": len(query_ids),
         "passages": len(data.corpus),
-        "chunks": len(chunks),
+        "chunks": len(index.chunks),
+        "embedded": embedded,
         "index_seconds": round(build_seconds, 1),
         "store_fill_seconds": fill_seconds,
         "results": results,
@@ -112,10 +120,45 @@ def evaluate_beir(
     }
 
 
+def set_dir(settings: Settings, folder: Path) -> Path:
+    """Where a set's embedding cache lives: beside the corpus's index, one folder per set."""
+    return settings.data_dir / "evalsets" / _slug(folder)
+
+
+def _slug(folder: Path) -> str:
+    return re.sub(r"[^0-9A-Za-z]+", "_", folder.resolve().name).strip("_").lower()
+
+
+def index_passages(
+    passages: dict[str, str], settings: Settings, embedder: Embedder, cache_dir: Path, progress: bool
+) -> tuple[StoredIndex, int]:
+    """An in-memory index of the passages (one document each: its chunks and answer units), the
+    vectors from ``cache_dir``'s embedding cache where it has them; also how many were embedded."""
+    docs = [
+        Document(doc_id, text, hashlib.sha256(text.encode()).hexdigest()) for doc_id, text in passages.items()
+    ]
+    result = chunk_documents(docs, settings)
+    chunks = result.chunks
+    manifest = in_memory_manifest(settings, embedder, chunks, docs)
+    cache = EmbedCache(cache_dir, embedder.fingerprint, embedder.dim, settings.embed_cache_entries)
+    try:
+        return embed_index(
+            chunks,
+            embedder,
+            manifest,
+            units=result.units,
+            cache=cache,
+            window=settings.embed_window,
+            progress=progress,
+        )
+    finally:
+        cache.close()
+
+
 def _filled(name: str, folder: Path, settings: Settings, index: StoredIndex) -> ChunkStore:
     """Store ``name`` holding the set's chunks. Milvus gets a collection named after the set, next
     to the corpus's (a rerun on the same set finds it filled and inserts nothing)."""
-    slug = re.sub(r"[^0-9A-Za-z]+", "_", folder.resolve().name).strip("_").lower()
+    slug = _slug(folder)
     conf = replace(settings, store=name, milvus_collection=f"{settings.milvus_collection}_beir_{slug}")
     sync_store(conf, index)
     return open_store(conf, index)
@@ -135,6 +178,8 @@ def _score(retriever: Retriever, mode: str, data: BeirSet, qid: str) -> dict:
     relevant = [g > 0 for g in gains]
     hits = [{doc_id} if judged.get(doc_id, 0) > 0 else set() for doc_id in ranked]
     return {
+        "hit@1": metrics.hit_at_k(relevant, 1),
+        "hit@5": metrics.hit_at_k(relevant, 5),
         "ndcg@10": metrics.ndcg_at_k_graded(gains, list(judged.values()), 10),
         "recall@10": metrics.recall_at_k(hits, len(judged), 10),
         "recall@100": metrics.recall_at_k(hits, len(judged), 100),

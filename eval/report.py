@@ -14,7 +14,7 @@ TABLE_KEYS = (
     "first_block_evidence_rate", "citation_precision", "median_answer_chars", "glued", "dangling",
     "abstain_recall", "false_abstain_rate", "latency_p50_ms", "latency_p95_ms",
 )  # fmt: skip
-BEIR_KEYS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+BEIR_KEYS = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "recall@10", "recall@100")
 _COLOURS = ("#0b6bcb", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c")
 
 _env = Environment(loader=PackageLoader("eval", "templates"), autoescape=select_autoescape(["html"]))

@@ -76,6 +76,25 @@ class BM25:
             for j, i in enumerate(best)
         ]
 
+    def scores(
+        self, query_terms: Sequence[str], rows: Sequence[int]
+    ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """The BM25 score of each of ``rows`` (0 for a row holding no term) and the query terms each
+        holds: the exact score of passages another retriever found."""
+        terms = [t for t in dict.fromkeys(query_terms) if t in self._postings]
+        ids = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(ids), dtype=np.float32)
+        held: list[list[str]] = [[] for _ in ids]
+        for term in terms:
+            postings, tfs = self._postings[term]
+            pos = np.minimum(np.searchsorted(postings, ids), len(postings) - 1)
+            found = postings[pos] == ids
+            tf = tfs[pos[found]]
+            out[found] += self._idf[term] * tf * (self.k1 + 1) / (tf + self._norm[ids[found]])
+            for j in np.flatnonzero(found):
+                held[j].append(term)
+        return out, [tuple(h) for h in held]
+
 
 def _contains(sorted_ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
     pos = np.minimum(np.searchsorted(sorted_ids, rows), len(sorted_ids) - 1)

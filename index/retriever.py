@@ -1,8 +1,12 @@
 """The one retrieval path: search, answers, the API and the evaluation all call ``Retriever.search``.
 
-Dense and lexical (BM25) candidates from the store ``YIBAO_STORE`` names (index/stores/) are fused
-by reciprocal rank, overlapping chunks of one section are merged into one passage, and MMR prefers
-passages that add something new.
+Candidates come from three lists: the chunks nearest the question (dense, from the store
+``YIBAO_STORE`` names), the chunks holding the answer units (sentences) nearest it, and the best
+BM25 chunks (index/stores/). Every candidate is then scored on all three signals exactly — its
+best sentence's cosine, its own cosine and its BM25 score relative to the best candidate's — and
+ranked by their weighted sum (settings ``search_*_weight``, measured on the shared sets: README,
+"How a passage is scored"). Overlapping chunks of one section are merged into one passage, and MMR
+prefers passages that add something new.
 """
 
 from __future__ import annotations
@@ -23,27 +27,45 @@ from settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")
 REGION_FILTER_DEPTH = 10
+# Units looked at per candidate chunk wanted: a chunk holds several, and neighbours share some.
+_UNITS_PER_CHUNK = 3
+_AGREEMENT_K = 60
 
 
 @dataclass
 class Passage:
-    """A retrieved span with the evidence of why it was retrieved."""
+    """A retrieved span with the evidence of why it was retrieved: each signal's value and the
+    passage's rank by it among the candidates (None where the mode does not use it)."""
 
     chunk: Chunk
     rows: tuple[int, ...]
     score: float
     dense_rank: int | None = None
     dense_score: float | None = None
+    sentence_rank: int | None = None
+    sentence_score: float | None = None
+    # The answer unit (row) that matched best: what "sentence" in the explanation refers to.
+    sentence_row: int | None = None
     lexical_rank: int | None = None
     lexical_score: float | None = None
     matched_terms: tuple[str, ...] = ()
     rank: int = 0
 
+    @property
+    def agreement(self) -> float:
+        """How far the chunk's own cosine and its keywords agree that it is the one (0..1, 1 =
+        ranked first by both among the candidates, by reciprocal rank, constant 60): the
+        composer's prior for quoting from this passage rather than a neighbour."""
+        ranks = [r for r in (self.dense_rank, self.lexical_rank) if r is not None]
+        return sum(1 / (_AGREEMENT_K + r) for r in ranks) / (2 / (_AGREEMENT_K + 1))
+
     def why(self) -> str:
         parts = []
+        if self.sentence_rank is not None:
+            parts.append(f"句子 #{self.sentence_rank} (cos {self.sentence_score:.3f})")
         if self.dense_rank is not None:
             parts.append(f"语义 #{self.dense_rank} (cos {self.dense_score:.3f})")
-        if self.lexical_rank is not None:
+        if self.lexical_rank is not None and self.lexical_score:
             parts.append(f"关键词 #{self.lexical_rank} (BM25 {self.lexical_score:.2f})")
         return " · ".join(parts) or "—"
 
@@ -94,27 +116,20 @@ class Retriever:
         # The terms carry the place an English question names (Xiamen → 厦门).
         named = region or find_region(query) or find_region(" ".join(terms)) or place
         timings: dict[str, float] = {}
-        ranked: dict[int, Passage] = {}
+        rows: dict[int, None] = {}  # candidate chunk rows, in the order found
         vector = None
         if mode != "lexical":
             with timed(timings, "encode"):
                 vector = self.embedder.encode_query(query)
             # The stage names predate the stores: "faiss" is the dense search, "bm25" the lexical one.
             with timed(timings, "faiss"):
-                rows = self.store.dense(vector, n_candidates, region)
-            for rank, (row, score) in enumerate(rows, 1):
-                ranked[row] = Passage(self.index.chunks[row], (row,), 0.0, rank, float(score))
+                rows.update((row, None) for row, _ in self.store.dense(vector, n_candidates, region))
+                rows.update((row, None) for row in self._sentence_chunks(vector, n_candidates))
         if mode != "dense":
             with timed(timings, "bm25"):
-                hits = self.store.lexical(terms, n_candidates, region)
-            for rank, hit in enumerate(hits, 1):
-                passage = ranked.setdefault(
-                    hit.index, Passage(self.index.chunks[hit.index], (hit.index,), 0.0)
-                )
-                passage.lexical_rank, passage.lexical_score = rank, hit.score
-                passage.matched_terms = hit.matched
+                rows.update((hit.index, None) for hit in self.store.lexical(terms, n_candidates, region))
         with timed(timings, "fusion"):
-            fused = self._fuse(list(ranked.values()), mode)
+            fused = self._score(list(rows), vector, terms, mode)
             if region:
                 fused = [p for p in fused if _about(p.chunk, region)]
             elif named:
@@ -125,14 +140,61 @@ class Retriever:
             passage.rank = rank
         return SearchResult(query, mode, chosen, terms, vector, timings, named)
 
-    def _fuse(self, passages: list[Passage], mode: str) -> list[Passage]:
-        # Scaled so that 1.0 means "ranked first by every retriever used": a score people can read.
-        c = self.settings.rrf_k
-        best = (2 if mode == "hybrid" else 1) / (c + 1)
-        for p in passages:
-            ranks = [r for r in (p.dense_rank, p.lexical_rank) if r is not None]
-            p.score = sum(1 / (c + r) for r in ranks) / best
+    def _sentence_chunks(self, vector: np.ndarray, n: int) -> list[int]:
+        """The first ``n`` chunks holding the answer units nearest the question, nearest first."""
+        found: dict[int, None] = {}
+        for unit_row, _ in self.index.units.nearest(vector, n * _UNITS_PER_CHUNK):
+            found.update((row, None) for row in self.index.chunks_holding(unit_row))
+            if len(found) >= n:
+                break
+        return list(found)[:n]
+
+    def _score(
+        self, rows: list[int], vector: np.ndarray | None, terms: list[str], mode: str
+    ) -> list[Passage]:
+        """Every candidate scored on every signal the mode uses, best first."""
+        s = self.settings
+        chunks = self.index.chunks
+        passages = [Passage(chunks[row], (row,), 0.0) for row in rows]
+        total = np.zeros(len(rows))
+        weight = 0.0
+        if mode != "lexical" and rows:
+            cosines = self.index.vectors[rows] @ vector
+            best = [self._best_unit(chunks[row], vector) for row in rows]
+            for p, cos, (unit_row, unit_cos) in zip(passages, cosines.tolist(), best, strict=True):
+                p.dense_score = cos
+                # A chunk without a quotable unit (headings only) is as close as itself.
+                p.sentence_row = unit_row
+                p.sentence_score = cos if unit_row is None else unit_cos
+            sentence = np.array([p.sentence_score for p in passages])
+            total += s.search_sentence_weight * sentence + s.search_passage_weight * cosines
+            weight += s.search_sentence_weight + s.search_passage_weight
+            _rank(passages, sentence, "sentence_rank")
+            _rank(passages, cosines, "dense_rank")
+        if mode != "dense" and rows:
+            bm25, held = self.index.lexical.scores(terms, rows)
+            for p, score, matched in zip(passages, bm25.tolist(), held, strict=True):
+                p.lexical_score, p.matched_terms = score, matched
+            _rank(passages, bm25, "lexical_rank")
+            relative = bm25 / bm25.max() if bm25.max() > 0 else bm25
+            if mode == "lexical":
+                total, weight = relative, 1.0
+            else:
+                total += s.search_keyword_weight * relative
+                weight += s.search_keyword_weight
+        for p, value in zip(passages, total.tolist(), strict=True):
+            p.score = value / weight if weight else 0.0
         return sorted(passages, key=lambda p: (-p.score, p.rows[0]))
+
+    def _best_unit(self, chunk: Chunk, vector: np.ndarray) -> tuple[int | None, float]:
+        """The quotable unit of ``chunk`` nearest the question and its cosine."""
+        units = self.index.units
+        inside = [r for r in units.within(chunk.doc_id, chunk.start, chunk.end) if units.vectors[r].any()]
+        if not inside:
+            return None, 0.0
+        cosines = units.vectors[inside] @ vector
+        best = int(np.argmax(cosines))
+        return inside[best], float(cosines[best])
 
     def _diversify(self, passages: list[Passage], k: int) -> list[Passage]:
         """Maximal marginal relevance over chunk vectors: near-duplicates give way to other sources."""
@@ -154,6 +216,12 @@ class Retriever:
             chosen.append(pick)
             left.remove(pick)
         return [passages[i] for i in chosen]
+
+
+def _rank(passages: list[Passage], values: np.ndarray, attribute: str) -> None:
+    """Each passage's rank (1 = best) by ``values`` among the candidates."""
+    for rank, i in enumerate(np.argsort(-values, kind="stable").tolist(), 1):
+        setattr(passages[i], attribute, rank)
 
 
 def _about(chunk: Chunk, region: str) -> bool:
@@ -179,15 +247,20 @@ def _merge_overlaps(passages: list[Passage]) -> list[Passage]:
 
 
 def _join(first: Passage, second: Passage) -> Passage:
+    """One passage of two overlapping ones: the first (better) keeps its score, each signal its best."""
     a, b = sorted((first.chunk, second.chunk), key=lambda c: c.start)
     text = a.text + b.text[a.end - b.start :] if b.end > a.end else a.text
     chunk = replace(a, text=text, end=max(a.end, b.end), id=f"{a.id}+{b.id}")
+    sentence = max((first, second), key=lambda p: -1.0 if p.sentence_score is None else p.sentence_score)
     return Passage(
         chunk=chunk,
         rows=first.rows + second.rows,
         score=max(first.score, second.score),
         dense_rank=_best(first.dense_rank, second.dense_rank),
         dense_score=_max(first.dense_score, second.dense_score),
+        sentence_rank=_best(first.sentence_rank, second.sentence_rank),
+        sentence_score=sentence.sentence_score,
+        sentence_row=sentence.sentence_row,
         lexical_rank=_best(first.lexical_rank, second.lexical_rank),
         lexical_score=_max(first.lexical_score, second.lexical_score),
         matched_terms=tuple(dict.fromkeys(first.matched_terms + second.matched_terms)),

@@ -16,8 +16,10 @@ good one, never a damaged one in its place.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -38,8 +40,9 @@ from index.lexical import BM25
 from index.units import UnitTable
 from ingest.records import AnswerUnit, Chunk
 
-FORMAT_VERSION = 2
-_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "units.jsonl", "unit_vectors.npy")
+# 3: the answer units' own FAISS index (units.faiss), searched to score passages by their sentences.
+FORMAT_VERSION = 3
+_FILES = ("chunks.jsonl", "vectors.npy", "dense.faiss", "units.jsonl", "unit_vectors.npy", "units.faiss")
 # Written by every ingest since the index kept the documents' text; an index from before it
 # still loads (without document records) and the next ingest adds the file.
 _DOCUMENTS = documents.FILE
@@ -117,6 +120,24 @@ class StoredIndex:
         """The indexed document (its extracted text, kind, pages, warnings), None if not indexed."""
         return self.documents.get(doc_id)
 
+    def chunks_holding(self, unit_row: int) -> list[int]:
+        """The rows of the chunks an answer unit lies wholly inside (chunks overlap: one or two)."""
+        unit = self.units.units[unit_row]
+        rows, starts = self._chunks_by_doc.get(unit.doc_id, ((), ()))
+        end = bisect.bisect_right(starts, unit.start)
+        return [r for r in rows[:end] if self.chunks[r].end >= unit.end]
+
+    @functools.cached_property
+    def _chunks_by_doc(self) -> dict[str, tuple[list[int], list[int]]]:
+        by_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            by_doc.setdefault(chunk.doc_id, []).append(row)
+        out = {}
+        for doc_id, rows in by_doc.items():
+            rows.sort(key=lambda r: self.chunks[r].start)
+            out[doc_id] = (rows, [self.chunks[r].start for r in rows])
+        return out
+
 
 def current_version(index_dir: Path) -> Path | None:
     """The live version folder, or None when no index was ever written here.
@@ -191,6 +212,7 @@ def _write_version(version: Path, index: StoredIndex) -> None:
         for unit in index.units.units:
             fh.write(json.dumps(asdict(unit), ensure_ascii=False) + "\n")
     np.save(version / "unit_vectors.npy", np.ascontiguousarray(index.units.vectors, dtype=np.float32))
+    faiss.write_index(index.units.dense, str(version / "units.faiss"))
     documents.write(version / _DOCUMENTS, index.documents)
     manifest = index.manifest
     manifest.checksums = {name: _sha256(version / name) for name in (*_FILES, _DOCUMENTS)}
@@ -311,12 +333,16 @@ def _load_version(version: Path, model: str, fingerprint: str, dim: int) -> Stor
         index = faiss.read_index(str(version / "dense.faiss"))
         with open(version / "units.jsonl", encoding="utf-8") as fh:
             units = UnitTable(
-                [AnswerUnit.from_dict(json.loads(line)) for line in fh], np.load(version / "unit_vectors.npy")
+                [AnswerUnit.from_dict(json.loads(line)) for line in fh],
+                np.load(version / "unit_vectors.npy"),
+                faiss.read_index(str(version / "units.faiss")),
             )
         records = documents.read(version / _DOCUMENTS) if has_documents else {}
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(_corrupt_message(version, exc)) from None
-    if not (len(chunks) == len(vectors) == index.ntotal) or len(units.units) != len(units.vectors):
+    if not (len(chunks) == len(vectors) == index.ntotal) or not (
+        len(units.units) == len(units.vectors) == units.dense.ntotal
+    ):
         raise IndexCorrupt(_corrupt_message(version, "record, vector and FAISS counts differ"))
     lexical = BM25().fit(tokens)
     return StoredIndex(manifest, chunks, tokens, vectors, index, lexical, units, version, records)

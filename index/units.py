@@ -11,16 +11,24 @@ import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 
+import faiss
 import numpy as np
 
+from index import dense
 from ingest.records import AnswerUnit
 from ingest.units import HEADING, ITEM
 
 
 class UnitTable:
-    def __init__(self, units: Sequence[AnswerUnit], vectors: np.ndarray) -> None:
+    """``dense`` searches the unit vectors (built from them when not given): retrieval scores a
+    passage by its best-matching sentences too."""
+
+    def __init__(
+        self, units: Sequence[AnswerUnit], vectors: np.ndarray, index: faiss.Index | None = None
+    ) -> None:
         self.units = list(units)
         self.vectors = vectors
+        self.dense = dense.build(vectors) if index is None else index
         self._by_doc: dict[str, list[int]] = defaultdict(list)
         self.items: dict[int, list[int]] = defaultdict(list)
         # Per document, the lead-ins that announce the sections after them.
@@ -43,6 +51,11 @@ class UnitTable:
 
     def __len__(self) -> int:
         return len(self.units)
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` units closest to ``vector`` as (row, cosine), best first."""
+        scores, rows = dense.search(self.dense, vector, k)
+        return list(zip(rows.tolist(), scores.tolist(), strict=True))
 
     def within(self, doc_id: str, start: int, end: int) -> list[int]:
         """Rows of the units lying wholly inside ``[start, end)`` of a document, in order."""

@@ -76,7 +76,14 @@ def chunk_document(doc: Document, settings: Settings) -> tuple[list[Chunk], int,
 def ingest_corpus(settings: Settings, edit: CorpusEdit | None = None) -> IngestResult:
     """Read, clean, structure and chunk every file under ``settings.corpus_dir`` (as ``edit`` leaves it)."""
     documents, skipped = read_corpus(settings.corpus_dir, edit, settings, OcrLimits.from_settings(settings))
-    result = IngestResult(documents=documents, skipped=skipped)
+    result = chunk_documents(documents, settings)
+    result.skipped = skipped
+    return result
+
+
+def chunk_documents(documents: list[Document], settings: Settings) -> IngestResult:
+    """The chunks and answer units of documents already read (lead positions across all of them)."""
+    result = IngestResult(documents=documents)
     for doc in documents:
         chunks, sections, units = chunk_document(doc, settings)
         result.chunks.extend(chunks)
