@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="dense, lexical, hybrid and hybrid without MMR")
     p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR-layout dataset instead of the questions")
     p.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    p.add_argument("--subset", help="with --beir: only the queries of this slice (baoxianzhidao: medins)")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="also plain e5 + FAISS and plain BM25 over 250-character windows (eval/reference.py)",
+    )
     p.add_argument(
         "--store", type=_store_list, metavar="STORES", help="e.g. local,milvus: each store side by side"
     )
@@ -268,6 +274,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             label = f"{name}@{store}" if len(stores) > 1 else name
             run["config"] = {**_eval_config(label, mode, conf, retriever, args), "store": store}
             runs.append(run)
+    if args.reference:
+        runs.extend(_reference_runs(args, settings, retriever, questions))
     main_run = next((r for r in runs if r["config"]["retriever"] == "hybrid"), runs[0])
     result = {**main_run, "compare": [{"config": r["config"], "metrics": r["metrics"]} for r in runs]}
     print(report.table(runs))
@@ -284,6 +292,53 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     progress.finish(kept.stem)
     print(f"report: {kept} (shown at /eval)")
     return 0
+
+
+def _beir_reference_runs(
+    args: argparse.Namespace, settings: Settings, embedder: object, data: object
+) -> list:
+    """The reference rows over a BEIR set's passages, judged by its qrels."""
+    from eval.beir import set_dir
+    from eval.reference import MODES, PlainIndex, evaluate_windows
+
+    cache = set_dir(settings, args.beir) / "reference"
+    plain = PlainIndex(data.corpus, embedder, cache, settings.embed_cache_entries, True)
+    ids = sorted(data.queries)[: args.limit] if args.limit else sorted(data.queries)
+    queries = [
+        (data.queries[q], lambda w, q=q: float(data.qrels[q].get(w.doc_id, 0)), list(data.qrels[q].values()))
+        for q in ids
+    ]
+    return [
+        {
+            "config": {"name": mode, "store": "—"},
+            "metrics": evaluate_windows(plain, queries, mode, 10, by_doc=True),
+        }
+        for mode in MODES
+    ]
+
+
+def _reference_runs(
+    args: argparse.Namespace, settings: Settings, retriever: Retriever, questions: list
+) -> list:
+    """The reference rows over the indexed documents' text, judged by the questions' evidence."""
+    from eval.reference import MODES, PlainIndex, evaluate_windows
+
+    documents = {doc_id: record.text for doc_id, record in retriever.index.documents.items()}
+    plain = PlainIndex(
+        documents, retriever.embedder, settings.data_dir / "reference", settings.embed_cache_entries, True
+    )
+    queries = [
+        (q.question, lambda w, q=q: float(bool(q.relevant(w.doc_id, w.text))), [1.0] * len(q.answers))
+        for q in questions
+        if q.answerable
+    ]
+    return [
+        {
+            "config": {"name": mode, "retriever": mode},
+            "metrics": evaluate_windows(plain, queries, mode, args.k),
+        }
+        for mode in MODES
+    ]
 
 
 def _eval_config(
@@ -318,7 +373,8 @@ def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     modes = ("dense", "lexical", "hybrid") if args.compare else (args.retriever,)
     stores = tuple(args.store or [settings.store])
     try:
-        queries = len(load_beir(args.beir).queries)
+        data = load_beir(args.beir, subset=args.subset)
+        queries = len(data.queries)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {args.beir} is not a BEIR dataset ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2
@@ -327,12 +383,21 @@ def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
     progress = _Progress(args.progress, total, "queries", stage)
     embedder = load_embedder(settings)
     result = evaluate_beir(
-        args.beir, settings, embedder, modes, args.limit, stores=stores, on_query=progress.advance
+        args.beir,
+        settings,
+        embedder,
+        modes,
+        args.limit,
+        stores=stores,
+        on_query=progress.advance,
+        subset=args.subset,
     )
     runs = [
         {"config": {"name": label, "store": label.partition("@")[2] or stores[0]}, "metrics": metrics}
         for label, metrics in result["results"].items()
     ]
+    if args.reference:
+        runs.extend(_beir_reference_runs(args, settings, embedder, data))
     main = next((r for r in runs if r["config"]["name"].startswith("hybrid")), runs[0])
     # The shape of a question run's report (config, metrics, compare, per_question) for /eval.
     result |= {

@@ -60,8 +60,12 @@ class Settings:
     # cosine, and its BM25 score relative to the best candidate's, weighted (README, "How a
     # passage is scored": measured on cmrc2018_train, baoxianzhidao and eval/questions.jsonl).
     search_sentence_weight: float = 1.0
-    search_passage_weight: float = 1.0
-    search_keyword_weight: float = 0.06
+    search_passage_weight: float = 0.8
+    search_keyword_weight: float = 0.05
+    # A question longer than this is searched by the part of it that asks (index/focus.py).
+    focus_chars: int = 200
+    # The synonym groups (index/synonyms.py); "" = synonyms.txt in the data dir.
+    synonyms: str = ""
     mmr_lambda: float = 0.7
     answer_max_chars: int = 300
     # Blocks an answer may quote; the character budget is the real limit (5 → 6 let 「开通家庭共济
@@ -90,8 +94,10 @@ class Settings:
     cosine_ceiling: float = 0.94
     coverage_weight: float = 0.4
     cross_lingual_shift: float = 0.08
-    max_question_chars: int = 500
-    max_body_bytes: int = 16_384
+    # A question may be a whole pasted message; beyond focus_chars only the part that asks is
+    # searched. A body holds it percent-encoded by a form (9 bytes a Chinese character).
+    max_question_chars: int = 2_000
+    max_body_bytes: int = 32_768
     # Slow or stuck clients (server/slow_clients.py, server/app.py): seconds to send a request's
     # headers and its body, the largest request head (431 beyond), idle keep-alive seconds, and
     # open connections beyond which requests get 503.
@@ -183,6 +189,11 @@ class Settings:
     def eval_reports_dir(self) -> Path:
         """Every report ``yibao eval`` wrote (the newest ``history_kept``), shown at /eval."""
         return self.data_dir / "eval_reports"
+
+    @property
+    def synonyms_file(self) -> Path:
+        """The synonym file an administrator edits (seeded from the shipped list)."""
+        return Path(self.synonyms).expanduser() if self.synonyms else self.data_dir / "synonyms.txt"
 
     @property
     def milvus_target(self) -> str:

@@ -143,6 +143,9 @@ class Answer:
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            # What was searched: the question, or the part of a long message that asks.
+            "searched": self.search.searched or self.question,
+            "synonyms": [list(pair) for pair in self.search.synonyms],
             "answer": self.text,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 3),

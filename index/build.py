@@ -51,13 +51,22 @@ class BuildReport:
             f"(embedded {self.embedded}, reused {self.reused})",
         ]
         if self.changed_docs:
-            lines.append(f"new or changed: {', '.join(self.changed_docs)}")
+            lines.append(f"new or changed: {_names(self.changed_docs)}")
         if self.removed_docs:
-            lines.append(f"removed: {', '.join(self.removed_docs)}")
+            lines.append(f"removed: {_names(self.removed_docs)}")
         if self.unchanged:
             lines.append("corpus unchanged: index kept as it is")
         lines.append(f"seconds: {self.seconds:.2f}, chunks/s: {self.chunks_per_second:.1f}")
         return "\n".join(lines)
+
+
+# A library's first ingest changes thousands of files: the summary names this many.
+_NAMES_SHOWN = 10
+
+
+def _names(docs: list[str]) -> str:
+    more = len(docs) - _NAMES_SHOWN
+    return ", ".join(docs[:_NAMES_SHOWN]) + (f" … and {more} more ({len(docs)} in all)" if more > 0 else "")
 
 
 def chunker_config(settings: Settings) -> dict:

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from index.embedding import Embedder
+from index.focus import focus
 from index.store import StoredIndex
 from index.stores.base import ChunkStore
 from index.stores.local import LocalStore
+from index.synonyms import SynonymFile
 from index.timing import timed
 from ingest.records import Chunk
 from ingest.regions import find_region
-from ingest.textnorm import query_terms
+from ingest.textnorm import query_terms, tokenize
 from settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")
@@ -49,6 +51,8 @@ class Passage:
     lexical_rank: int | None = None
     lexical_score: float | None = None
     matched_terms: tuple[str, ...] = ()
+    # (word asked, synonym) pairs whose synonym the passage holds (index/synonyms.py).
+    synonyms: tuple[tuple[str, str], ...] = ()
     rank: int = 0
 
     @property
@@ -67,6 +71,8 @@ class Passage:
             parts.append(f"语义 #{self.dense_rank} (cos {self.dense_score:.3f})")
         if self.lexical_rank is not None and self.lexical_score:
             parts.append(f"关键词 #{self.lexical_rank} (BM25 {self.lexical_score:.2f})")
+        if self.synonyms:
+            parts.append("同义词 " + "、".join(f"{asked}→{other}" for asked, other in self.synonyms))
         return " · ".join(parts) or "—"
 
 
@@ -80,6 +86,10 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The place the question names (or the filter asked for): its passages rank first.
     region: str | None = None
+    # What was searched: the question, or the part of a long message that asks (index/focus.py).
+    searched: str = ""
+    # (word asked, word also searched) for each synonym group the question used (index/synonyms.py).
+    synonyms: tuple[tuple[str, str], ...] = ()
 
     def top(self, k: int) -> SearchResult:
         """The first k passages: MMR picks greedily, so this equals a search with k."""
@@ -94,6 +104,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.store = store or LocalStore(index)
+        self.synonyms = SynonymFile(settings.synonyms_file)
 
     def search(
         self,
@@ -112,24 +123,31 @@ class Retriever:
         # A pool that does not depend on k keeps top(k) of a deeper search equal to a search with k;
         # a filter looks deeper, since most candidates may be about other places.
         n_candidates = max(self.settings.candidates, k) * (REGION_FILTER_DEPTH if region else 1)
-        terms = query_terms(query)
-        # The terms carry the place an English question names (Xiamen → 厦门).
-        named = region or find_region(query) or find_region(" ".join(terms)) or place
+        searched = focus(query, self.settings.focus_chars)
+        expansion = self.synonyms.current().expand(searched)
+        terms = query_terms(searched)
+        # Synonyms widen what BM25 looks for; the question's own terms are what an answer matches.
+        lexical_terms = terms + list(expansion.terms)
+        # The terms carry the place an English question names (Xiamen → 厦门); a long message may
+        # name it outside the part searched.
+        named = region or find_region(searched) or find_region(" ".join(terms)) or find_region(query)
+        named = named or place
         timings: dict[str, float] = {}
         rows: dict[int, None] = {}  # candidate chunk rows, in the order found
         vector = None
         if mode != "lexical":
             with timed(timings, "encode"):
-                vector = self.embedder.encode_query(query)
+                vector = self.embedder.encode_query(searched)
             # The stage names predate the stores: "faiss" is the dense search, "bm25" the lexical one.
             with timed(timings, "faiss"):
                 rows.update((row, None) for row, _ in self.store.dense(vector, n_candidates, region))
                 rows.update((row, None) for row in self._sentence_chunks(vector, n_candidates))
         if mode != "dense":
             with timed(timings, "bm25"):
-                rows.update((hit.index, None) for hit in self.store.lexical(terms, n_candidates, region))
+                hits = self.store.lexical(lexical_terms, n_candidates, region)
+                rows.update((hit.index, None) for hit in hits)
         with timed(timings, "fusion"):
-            fused = self._score(list(rows), vector, terms, mode)
+            fused = self._score(list(rows), vector, lexical_terms, mode)
             if region:
                 fused = [p for p in fused if _about(p.chunk, region)]
             elif named:
@@ -138,7 +156,8 @@ class Retriever:
             chosen = self._diversify(merged, k)
         for rank, passage in enumerate(chosen, 1):
             passage.rank = rank
-        return SearchResult(query, mode, chosen, terms, vector, timings, named)
+            passage.synonyms = _synonyms_held(passage, expansion.used)
+        return SearchResult(query, mode, chosen, terms, vector, timings, named, searched, expansion.used)
 
     def _sentence_chunks(self, vector: np.ndarray, n: int) -> list[int]:
         """The first ``n`` chunks holding the answer units nearest the question, nearest first."""
@@ -207,7 +226,10 @@ class Retriever:
         vecs = np.add.reduceat(self.index.vectors[rows], np.cumsum([0, *sizes[:-1]]), axis=0)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
         sims = vecs @ vecs.T
+        # Relevance spread over 0..1 within the candidates, as similarities spread: a fused score
+        # is a weighted cosine (a few hundredths apart), which raw would let redundancy decide.
         rel = np.array([p.score for p in passages])
+        rel = (rel - rel.min()) / (np.ptp(rel) or 1.0)
         chosen: list[int] = []
         left = list(range(len(passages)))
         while left and len(chosen) < k:
@@ -222,6 +244,12 @@ def _rank(passages: list[Passage], values: np.ndarray, attribute: str) -> None:
     """Each passage's rank (1 = best) by ``values`` among the candidates."""
     for rank, i in enumerate(np.argsort(-values, kind="stable").tolist(), 1):
         setattr(passages[i], attribute, rank)
+
+
+def _synonyms_held(passage: Passage, used: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The synonyms searched for that the passage matched on."""
+    matched = set(passage.matched_terms)
+    return tuple(pair for pair in used if matched.intersection(tokenize(pair[1])))
 
 
 def _about(chunk: Chunk, region: str) -> bool:

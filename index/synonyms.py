@@ -3,19 +3,24 @@
 The groups live in a plain text file in the data dir (``synonyms.txt``; ``YIBAO_SYNONYMS`` names
 another), seeded from the list shipped with the program (``index/synonyms.txt``) the first time it
 is read. One group a line, words separated by spaces; the first word is the one the documents use.
-A question that uses any word of a group is searched with the other words too: BM25 gets their
-terms, and the model reads the question with the documents' word in place of the asker's. The file
-is read again whenever it changes, so an edit (in /admin or by hand) applies to the next search.
+A question that uses any word of a group is searched with the other words too: BM25 looks for
+their terms as well. (The model reads the question as asked: putting the documents' word in its
+place lost passages on eval/questions.jsonl and baoxianzhidao, README "How a passage is scored".)
+The file is read again whenever it changes, so an edit (in /admin or by hand) applies to the next
+search.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+import jieba
 
 from ingest.textnorm import fold, tokenize
 
@@ -24,7 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT = Path(__file__).resolve().with_name("synonyms.txt")
 FILE = "synonyms.txt"
 # An editor's limits: the file is read on every change and matched against every question.
-MAX_BYTES = 64 * 1024
+MAX_BYTES = 16 * 1024
 MAX_GROUPS = 2000
 MAX_WORD_CHARS = 20
 _SEPARATORS = re.compile(r"[\s,，、;；/]+")
@@ -39,9 +44,8 @@ class SynonymError(ValueError):
 class Expansion:
     """What a question is searched with besides its own words."""
 
-    dense_text: str  # the question with the documents' words in place of the asker's
-    terms: tuple[str, ...]  # BM25 terms of the group's other words
-    used: tuple[tuple[str, str], ...]  # (word asked, word also searched), for "why it matched"
+    terms: tuple[str, ...] = ()  # BM25 terms of the groups' other words
+    used: tuple[tuple[str, str], ...] = ()  # (word asked, word also searched), for "why it matched"
 
 
 @dataclass(frozen=True)
@@ -84,26 +88,34 @@ class Synonyms:
         return cls(tuple(groups))
 
     def expand(self, question: str) -> Expansion:
-        """The groups the question uses a word of: their other words' terms for BM25, and the
-        question with the first (the documents') word in place of the one asked, for the model."""
-        folded = fold(question)
-        dense_text = folded
+        """The groups the question uses a word of, and the terms of their other words.
+
+        A word is used when its words (jieba's, as the question is cut) stand in the question one
+        after the other: 「提出来」 in 「钱提出来以后」, but not 「医保」 inside 「医保卡」."""
+        words = jieba.lcut(fold(question))
         terms: list[str] = []
         used: list[tuple[str, str]] = []
         for group in self.groups:
             # The longest word first: 「取出来」 is asked, not 「取出」 within it.
-            asked = next((w for w in sorted(group, key=len, reverse=True) if w in folded), None)
-            if asked is None:
-                continue
-            for other in group:
-                if other != asked:
-                    terms.extend(tokenize(other))
-                    used.append((asked, other))
-            if asked != group[0]:
-                dense_text = dense_text.replace(asked, group[0])
-        if not used:
-            return Expansion(question, (), ())
-        return Expansion(dense_text, tuple(dict.fromkeys(terms)), tuple(used))
+            asked = next(
+                (w for w in sorted(group, key=len, reverse=True) if _stands_in(words, _cut(w))), None
+            )
+            if asked is not None:
+                for other in group:
+                    if other != asked:
+                        terms.extend(tokenize(other))
+                        used.append((asked, other))
+        return Expansion(tuple(dict.fromkeys(terms)), tuple(used))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cut(word: str) -> tuple[str, ...]:
+    return tuple(jieba.lcut(word))
+
+
+def _stands_in(words: list[str], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return any(tuple(words[i : i + n]) == part for i in range(len(words) - n + 1))
 
 
 class SynonymFile:
@@ -143,6 +155,7 @@ class SynonymFile:
         try:
             return self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            self._seed()
             return DEFAULT.read_text(encoding="utf-8")
 
     def save(self, text: str) -> Synonyms:
@@ -156,6 +169,9 @@ class SynonymFile:
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
+        with self._lock:
+            stat = self.path.stat()
+            self._synonyms, self._stamp = synonyms, (stat.st_mtime_ns, stat.st_size)
         return synonyms
 
     def _seed(self) -> None:

@@ -68,7 +68,11 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What the model sees: the section path gives short passages their context."""
+        """What the model sees: the section path gives short passages their context. A chunk that
+        opens with its section path (a document's first chunk, under its title; a one-line
+        passage, which is its own title) is not given it twice."""
+        if self.text.startswith(self.section.removesuffix("…")):
+            return self.text
         return f"{self.section}\n{self.text}"
 
     @property

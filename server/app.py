@@ -27,7 +27,7 @@ from server.eval_view import Reports
 from server.jobs import Jobs
 from server.mcp_server import mount_mcp
 from server.querylog import QueryLog
-from server.routers import admin, api, chat, evaluation, feedback, jobs, pages
+from server.routers import admin, api, chat, evaluation, feedback, jobs, pages, synonyms
 from server.validation import describe
 from settings import Settings
 
@@ -98,6 +98,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(jobs.router)
     app.include_router(chat.router)
+    app.include_router(synonyms.router)
     mcp_running = mount_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
 
@@ -106,7 +107,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         body_timeout=settings.body_timeout,
-        larger={chat.COMPLETIONS: settings.max_chat_body_bytes},
+        larger={
+            chat.COMPLETIONS: settings.max_chat_body_bytes,
+            synonyms.PAGE_PATH: synonyms.BODY_BYTES,
+            synonyms.API_PATH: synonyms.BODY_BYTES,
+        },
     )
 
     @app.exception_handler(RequestValidationError)

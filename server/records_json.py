@@ -14,17 +14,26 @@ def passage_json(p: Passage) -> dict:
     return {
         "rank": p.rank,
         **{k: v for k, v in Citation(0, p).to_dict().items() if k != "n"},
+        "sentence_rank": p.sentence_rank,
+        "sentence_score": _rounded(p.sentence_score),
         "dense_rank": p.dense_rank,
-        "dense_score": None if p.dense_score is None else round(p.dense_score, 4),
+        "dense_score": _rounded(p.dense_score),
         "lexical_rank": p.lexical_rank,
-        "lexical_score": None if p.lexical_score is None else round(p.lexical_score, 4),
+        "lexical_score": _rounded(p.lexical_score),
         "matched_terms": list(p.matched_terms),
+        "synonyms": [list(pair) for pair in p.synonyms],
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def search_json(result: SearchResult) -> dict:
     return {
         "query": result.query,
+        "searched": result.searched or result.query,
+        "synonyms": [list(pair) for pair in result.synonyms],
         "retriever": result.mode,
         "passages": [passage_json(p) for p in result.passages],
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},

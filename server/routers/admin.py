@@ -274,6 +274,8 @@ def _admin(
         "log_path": str(querylog.path),
         "settings": settings,
         "jobs": request.app.state.jobs.list()[:10],
+        "synonyms": engine.answerer.retriever.synonyms.text(),
+        "synonyms_file": engine.answerer.retriever.synonyms.path.name,
         "retrievers": RETRIEVERS,
     }
     return templates.TemplateResponse(request, "admin.html", context, status_code=status)

@@ -35,7 +35,27 @@ async def home(
     querylog: Annotated[QueryLog, Depends(get_querylog)],
     q: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
-    context: dict = {"q": q or "", "examples": EXAMPLES, "answer": None, "error": None}
+    """The question box, and the answer to ``q`` (links and bookmarks ask this way)."""
+    return await _page(request, engine, settings, querylog, q)
+
+
+@router.post("/", response_class=HTMLResponse, include_in_schema=False)
+async def ask_form(
+    request: Request,
+    engine: Annotated[Engine, Depends(get_engine)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    querylog: Annotated[QueryLog, Depends(get_querylog)],
+) -> HTMLResponse:
+    """The question box's own way: a pasted message of up to YIBAO_MAX_QUESTION_CHARS characters
+    is too long for a URL (nginx refuses request lines over 8 KB), so the form posts it."""
+    q = (await request.form()).get("q")
+    return await _page(request, engine, settings, querylog, q if isinstance(q, str) else None)
+
+
+async def _page(
+    request: Request, engine: Engine, settings: Settings, querylog: QueryLog, q: str | None
+) -> HTMLResponse:
+    context: dict = {"q": q or "", "examples": EXAMPLES, "answer": None, "error": None, "settings": settings}
     status, headers = 200, None
     if q is not None and q.strip():
         try:

@@ -14,7 +14,9 @@ import psutil
 import pytest
 
 from eval.questions import load_questions
-from settings import ROOT
+from settings import ROOT, Settings
+
+MAX_QUESTION = Settings().max_question_chars
 
 # Fuzzing, load and kill loops: minutes, left out of `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -54,7 +56,7 @@ BAD = [
     ("POST", "/api/ask", {"content": b"{not json"}, {400}),
     ("POST", "/api/ask", {"json": {"question": ""}}, {422}),
     ("POST", "/api/ask", {"json": {"question": "   "}}, {422}),
-    ("POST", "/api/ask", {"json": {"question": "x" * 501}}, {422}),
+    ("POST", "/api/ask", {"json": {"question": "x" * (MAX_QUESTION + 1)}}, {422}),
     ("POST", "/api/ask", {"json": {"question": "医保", "top_k": 0}}, {422}),
     ("POST", "/api/ask", {"json": {"question": "医保\x00"}}, {422}),
     ("POST", "/api/ask", {"json": {"question": "医保", "evil": 1}}, {422}),

@@ -14,7 +14,9 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from ingest.textnorm import is_traditional
-from settings import ROOT
+from settings import ROOT, Settings
+
+MAX_QUESTION = Settings().max_question_chars
 
 ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"}
 # Beyond the documented keys the answer also reports its confidence, the quoted sentences and the
@@ -171,11 +173,11 @@ def test_openapi_docs_respond(client):
     assert "requestBody" in paths["/api/ask"]["post"]
 
 
-LONG = "医" * 501
+LONG = "医" * (MAX_QUESTION + 1)
 BAD_BODIES = {
     "empty question": {"question": ""},
     "whitespace question": {"question": "   "},
-    "501 characters": {"question": LONG},
+    "over the length limit": {"question": LONG},
     "top_k 0": {"question": "医保卡余额怎么查", "top_k": 0},
     "top_k 51": {"question": "医保卡余额怎么查", "top_k": 51},
     "top_k string": {"question": "医保卡余额怎么查", "top_k": "5"},

@@ -7,7 +7,10 @@ import openai
 import pytest
 from openai import OpenAI
 
+from settings import Settings
 from tests.server.conftest import API_KEY
+
+MAX_QUESTION = Settings().max_question_chars
 
 QUESTION = "医保卡余额怎么查"
 
@@ -84,7 +87,7 @@ def test_the_city_named_in_an_earlier_turn_applies_to_the_question(live_server) 
         ([], "messages"),
         ([{"role": "assistant", "content": "你好"}], "the last message must be the user's"),
         ([{"role": "user", "content": ""}], "question must not be empty"),
-        ([{"role": "user", "content": "问" * 501}], "longer than 500"),
+        ([{"role": "user", "content": "问" * (MAX_QUESTION + 1)}], f"longer than {MAX_QUESTION}"),
         ([{"role": "user", "content": "医保\u0000卡"}], "control characters"),
         ([{"role": "robot", "content": "hi"}], "messages.0.role"),
     ],

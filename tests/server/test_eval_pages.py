@@ -10,6 +10,10 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
+from settings import Settings
+
+MAX_QUESTION = Settings().max_question_chars
+
 
 def _report(created: str, hit1: float, rows: list[dict], **metrics: float) -> dict:
     runs = {"hit@1": hit1, "hit@5": 0.9, "mrr@10": 0.7, "latency_p50_ms": 20.0, "glued": 0, **metrics}
@@ -172,7 +176,7 @@ def test_the_retrieval_test_refuses_bad_input_on_the_page(client) -> None:
     for params, message in [
         ({"q": "医保", "k": "0"}, "k 必须在 1 到 50 之间"),
         ({"q": "医保", "k": "x"}, "k 必须是整数"),
-        ({"q": "问" * 501}, "问题太长"),
+        ({"q": "问" * (MAX_QUESTION + 1)}, "问题太长"),
         ({"q": "医保", "region": "长" * 30}, "地区太长"),
     ]:
         page = client.get("/retrieval", params=params)

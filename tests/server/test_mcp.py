@@ -11,9 +11,11 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from settings import ROOT
+from settings import ROOT, Settings
 from tests.hardening.conftest import subprocess_env
 from tests.server.conftest import API_KEY
+
+MAX_QUESTION = Settings().max_question_chars
 
 TOOLS = {"search", "ask", "get_document", "list_documents"}
 QUESTION = "医保卡余额怎么查"
@@ -57,7 +59,7 @@ async def _exercise(client: Client) -> None:
     refused = [
         ("search", {"question": "", "k": 3}, "at least 1 character"),
         ("search", {"question": QUESTION, "k": 999}, "less than or equal to 50"),
-        ("ask", {"question": "x" * 501}, "at most 500 characters"),
+        ("ask", {"question": "x" * (MAX_QUESTION + 1)}, f"at most {MAX_QUESTION} characters"),
         ("ask", {"question": "医保\x00卡"}, "控制字符"),
         ("ask", {}, "question"),
         ("get_document", {"doc": "no-such.txt"}, "no such document"),

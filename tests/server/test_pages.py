@@ -9,6 +9,9 @@ from markupsafe import escape
 
 from ingest.textnorm import is_traditional
 from server.highlight import highlight
+from settings import Settings
+
+MAX_QUESTION = Settings().max_question_chars
 
 _pages: dict[str, tuple[int, str]] = {}
 
@@ -168,7 +171,7 @@ def test_template_syntax_in_a_question_is_not_evaluated(client):
 @pytest.mark.parametrize(
     ("q", "words"),
     [
-        ("医" * 501, ("问题太长", "500")),
+        ("医" * (MAX_QUESTION + 1), ("问题太长", str(MAX_QUESTION))),
         ("医保\x00卡", ("控制字符", "control")),
         ("医保\x1b卡", ("控制字符",)),
     ],
