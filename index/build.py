@@ -179,7 +179,7 @@ def build_locked(
             embedder,
             manifest,
             units=result.units,
-            known=_known_vectors(previous),
+            known=_known_vectors(previous, config),
             cache=cache,
             reuse_cache=not rebuild,
             window=settings.embed_window,
@@ -249,7 +249,8 @@ def plan_ingest(
     texts = [c.embed_text for c in result.chunks] + [result.units[row].embed_text for row in quotable]
     cache = EmbedCache(settings.data_dir, embedder.fingerprint, embedder.dim, settings.embed_cache_entries)
     try:
-        todo = EmbedPlan.of(texts, _known_vectors(previous), None if rebuild else cache, embedder.dim).todo
+        known = _known_vectors(previous, chunker_config(settings))
+        todo = EmbedPlan.of(texts, known, None if rebuild else cache, embedder.dim).todo
     finally:
         cache.close()
     picked = todo[:: max(1, len(todo) // sample)][:sample]
@@ -316,9 +317,13 @@ def _reusable(settings: Settings, embedder: Embedder) -> store.StoredIndex | Non
         return None
 
 
-def _known_vectors(previous: store.StoredIndex | None) -> dict[str, np.ndarray]:
-    """Vectors of the live index by the text they embed: a vector depends on its text alone."""
-    if previous is None:
+def _known_vectors(previous: store.StoredIndex | None, config: dict) -> dict[str, np.ndarray]:
+    """Vectors of the live index by the text they embed: a vector depends on its text alone.
+
+    Only an index chunked by the same rules: the text a vector embedded is worked out again from
+    the stored records by today's code (``embed_text``), which a new chunker version may have
+    changed; vectors of another version come from the embedding cache, keyed by the text itself."""
+    if previous is None or previous.manifest.chunker != config:
         return {}
     known = {c.embed_text: previous.vectors[i] for i, c in enumerate(previous.chunks)}
     units = previous.units

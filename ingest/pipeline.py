@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # Stored indexes record this; bump it whenever cleaning, structure, chunking or the terms BM25
 # indexes (ingest.textnorm.tokenize) change what comes out of the same files, so an index built by
 # older rules is rebuilt rather than reused.
-CHUNKER_VERSION = 19
+CHUNKER_VERSION = 18
 
 
 def read_corpus(

@@ -90,3 +90,22 @@ def test_skipped_files_are_reported_and_the_rest_indexed(small: Settings, embedd
     assert sorted(s.path for s in report.skipped) == ["empty.md", "latin1.txt"]
     assert report.files_read == 2
     assert "skipped latin1.txt" in report.summary()
+
+
+def test_a_new_chunker_version_embeds_what_its_chunks_now_read(
+    small: Settings, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunker version that changes what a chunk embeds must not reuse the old index's vectors
+    under the new text (they were worked out from today's code, which reads them differently)."""
+    import numpy as np
+
+    from index import build
+    from ingest.records import Chunk
+
+    build_index(small, embedder)
+    monkeypatch.setattr(build, "CHUNKER_VERSION", build.CHUNKER_VERSION + 1)
+    monkeypatch.setattr(Chunk, "embed_text", property(lambda c: f"新版本\n{c.text}"))
+    build_index(small, embedder)
+    index = _load(small, embedder)
+    fresh = embedder.encode_passages([c.embed_text for c in index.chunks])
+    assert np.allclose((fresh * index.vectors).sum(axis=1), 1.0, atol=1e-4)
