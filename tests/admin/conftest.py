@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,8 @@ from tests.hardening import conftest as hardening
 from tests.hardening.conftest import Tiny
 
 TOKEN = "s3cret-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+FINISHED = ("done", "failed", "cancelled")
 # The tiny corpus and its index, built once per session (tests/hardening/conftest.py).
 tiny_template = hardening.tiny_template
 tiny = hardening.tiny  # a test's own copy of it
@@ -52,6 +55,30 @@ class Site:
 
     def live(self) -> str:
         return (self.settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+
+    def job(self, job_id: str) -> dict:
+        return self.client.get(f"/api/admin/jobs/{job_id}", headers=AUTH).json()
+
+    def wait(self, job_id: str, states: tuple[str, ...] = FINISHED, timeout: float = 300) -> dict:
+        """The job, polled through the API until it is in one of ``states``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if job["state"] in states:
+                return job
+            time.sleep(0.2)
+        pytest.fail(f"job {job_id} not {states} after {timeout} s: {job}")
+
+    def finished(self, response) -> dict:
+        """The job a request queued, followed to its end: from the API's 202, or from the job's
+        page that the admin form led to."""
+        if response.status_code == 202:
+            assert response.headers["location"] == f"/api/admin/jobs/{response.json()['id']}"
+            return self.wait(response.json()["id"])
+        assert response.status_code == 200 and response.url.path.startswith("/admin/jobs/"), response.text[
+            -500:
+        ]
+        return self.wait(response.url.path.rsplit("/", 1)[1])
 
 
 def make_site(
