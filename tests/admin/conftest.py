@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,14 +59,22 @@ class Site:
     def job(self, job_id: str) -> dict:
         return self.client.get(f"/api/admin/jobs/{job_id}", headers=AUTH).json()
 
-    def wait(self, job_id: str, states: tuple[str, ...] = FINISHED, timeout: float = 300) -> dict:
-        """The job, polled through the API until it is in one of ``states``."""
+    def wait(
+        self,
+        job_id: str,
+        states: tuple[str, ...] = FINISHED,
+        timeout: float = 300,
+        until: Callable[[dict], bool] | None = None,
+    ) -> dict:
+        """The job, polled through the API until it is in one of ``states`` (or ``until`` holds:
+        then a job that finishes first is a failure)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.job(job_id)
-            if job["state"] in states:
+            if until(job) if until else job["state"] in states:
                 return job
-            time.sleep(0.2)
+            assert until is None or job["state"] not in FINISHED, job
+            time.sleep(0.1)
         pytest.fail(f"job {job_id} not {states} after {timeout} s: {job}")
 
     def finished(self, response) -> dict:
@@ -84,15 +92,20 @@ class Site:
 def make_site(
     template: Tiny, root: Path, settings: Settings, embedder, **overrides: object
 ) -> Iterator[Site]:
-    from server.app import create_app
-    from server.engine import Engine
-
     shutil.copytree(template.corpus_dir, root / "corpus")
     shutil.copytree(template.data_dir, root / "data")
     conf = replace(settings, corpus_dir=root / "corpus", data_dir=root / "data", **overrides)
-    engine = Engine(conf, embedder)
-    with TestClient(create_app(conf, engine)) as client:
-        yield Site(client, conf, engine)
+    yield from serve_site(conf, embedder)
+
+
+def serve_site(settings: Settings, embedder) -> Iterator[Site]:
+    """The server started over ``settings``'s dirs (as they are) until the iteration ends."""
+    from server.app import create_app
+    from server.engine import Engine
+
+    engine = Engine(settings, embedder)
+    with TestClient(create_app(settings, engine)) as client:
+        yield Site(client, settings, engine)
 
 
 @pytest.fixture
