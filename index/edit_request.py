@@ -9,7 +9,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 
@@ -35,6 +35,8 @@ class EditRequest:
             raise ValueError(f"{path} is not an edit: expected {{'add': {{name: file}}, 'remove': [names]}}")
         if not all(isinstance(v, str) for v in [*add, *add.values(), *remove]):
             raise ValueError(f"{path}: names and files must be strings")
+        if outside := [name for name in [*add, *remove] if not _inside(name)]:
+            raise ValueError(f"{path}: not paths inside the corpus dir: {', '.join(outside)}")
         return cls({name: path.parent / file for name, file in add.items()}, tuple(remove))
 
     @contextlib.contextmanager
@@ -42,3 +44,9 @@ class EditRequest:
         """The files to add, open for reading."""
         with contextlib.ExitStack() as stack:
             yield {name: stack.enter_context(open(file, "rb")) for name, file in self.add.items()}
+
+
+def _inside(name: str) -> bool:
+    """A relative path that stays in the corpus dir and that its readers see (not hidden)."""
+    parts = PurePosixPath(name).parts
+    return bool(parts) and not name.startswith("/") and not any(p.startswith(".") for p in parts)
