@@ -265,7 +265,7 @@ class Jobs:
     def _run(self, job: Job) -> None:
         folder = self.folder / job.id
         progress = folder / PROGRESS_FILE
-        progress.unlink(missing_ok=True)  # a resumed job's last run's
+        progress.unlink(missing_ok=True)  # what a resumed job's last run wrote
         command = [sys.executable, "-m", "cli", *job.args, "--progress", str(progress)]
         with open(folder / "output.log", "wb") as out:
             process = subprocess.Popen(command, cwd=ROOT, env=self._env, stdout=out, stderr=subprocess.STDOUT)
@@ -284,7 +284,7 @@ class Jobs:
                 elif self._closing:
                     stopping = FAILED
             if stopping:
-                _stop(process, lambda: _committing(progress))
+                _stop(process, progress)
                 break
         with self._lock:
             self._read_progress(job, progress)
@@ -367,7 +367,7 @@ class Jobs:
                 continue
             with self._lock:
                 if job.state == RUNNING:
-                    if job.pid:  # stopped by the runner before it runs anything
+                    if job.pid:  # its process, if it still runs, is stopped before anything runs
                         self._orphans.append((job.pid, self.folder / job.id))
                     self._interrupted(job)
                     what = "resumes" if job.state == QUEUED else "failed"
@@ -383,23 +383,28 @@ class Jobs:
                 shutil.rmtree(self.folder / job.id, ignore_errors=True)
 
 
-def _stop(process: subprocess.Popen, committing: Callable[[], bool]) -> None:
-    """SIGTERM, then SIGKILL after a few seconds, unless the command is committing."""
+def _stop(process: subprocess.Popen, progress: Path) -> None:
     process.terminate()
     started = time.monotonic()
     while process.poll() is None:
-        waited = time.monotonic() - started
-        if waited > _COMMIT_SECONDS or (waited > _STOP_SECONDS and not committing()):
+        if _kill_now(started, progress):
             process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=_POLL_SECONDS)
 
 
-def _committing(progress: Path) -> bool:
-    try:
-        return json.loads(progress.read_text(encoding="utf-8")).get("committing") is True
-    except (OSError, ValueError, AttributeError):
+def _kill_now(started: float, progress: Path) -> bool:
+    """Whether a command sent SIGTERM at ``started`` has had its time: a few seconds, or longer
+    while it is committing (its ``progress`` file says so)."""
+    waited = time.monotonic() - started
+    if waited > _COMMIT_SECONDS:
+        return True
+    if waited < _STOP_SECONDS:
         return False
+    try:
+        return json.loads(progress.read_text(encoding="utf-8")).get("committing") is not True
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def _stop_orphan(pid: int, folder: Path) -> None:
@@ -412,8 +417,7 @@ def _stop_orphan(pid: int, folder: Path) -> None:
         os.kill(pid, signal.SIGTERM)
     started = time.monotonic()
     while _runs_in(pid, folder):
-        waited = time.monotonic() - started
-        if waited > _COMMIT_SECONDS or (waited > _STOP_SECONDS and not _committing(folder / PROGRESS_FILE)):
+        if _kill_now(started, folder / PROGRESS_FILE):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(_POLL_SECONDS)
