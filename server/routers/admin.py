@@ -234,8 +234,7 @@ def admin_page(
     session = _page_session(request, settings)
     if session is None:
         return RedirectResponse("/admin/login", status_code=303)
-    notice, session.notice = session.notice, None
-    return _admin(request, engine, settings, querylog, session, notice=notice)
+    return _admin(request, engine, settings, querylog, session)
 
 
 def _admin(
@@ -245,7 +244,6 @@ def _admin(
     querylog: QueryLog,
     session: Session,
     *,
-    notice: str | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -253,7 +251,6 @@ def _admin(
     context = {
         **_listing(engine),
         "csrf": session.csrf,
-        "notice": notice,
         "error": error,
         "problems": querylog.problems(),
         "log_path": str(querylog.path),
