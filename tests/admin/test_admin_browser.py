@@ -68,7 +68,8 @@ def test_admin_upload_ask_delete_feedback_logout(server: ServerProcess, browser,
         page.get_by_role("button", name="上传并导入").click()
         page.wait_for_url("**/admin/jobs/*")
         expect(page.locator("#job .state")).to_contain_text("运行中 running · 嵌入", timeout=120_000)
-        expect(page.locator("#job .progress-text")).to_contain_text("texts/s")  # a rate, so an ETA
+        # A rate (so an ETA) once the first window is embedded.
+        expect(page.locator("#job .progress-text")).to_contain_text("texts/s", timeout=120_000)
         expect(page.locator("#job .progress-text")).to_contain_text("预计还需")
         expect(page.locator("#job")).to_contain_text(RULES_DOC)
         _shot(page, "YIBAO_JOB_SCREENSHOT", tmp_path / "job.png")
