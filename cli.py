@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -80,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         help="say how many texts would be embedded and how long, change nothing",
     )
     p.add_argument("--store", choices=STORES, help="fill this store (default YIBAO_STORE)")
+    p.add_argument(
+        "--edit",
+        type=Path,
+        metavar="FILE",
+        help="first add, replace and remove the corpus files FILE names (JSON: add {name: file}, "
+        "remove [names]; what an upload in /admin runs), all or nothing",
+    )
+    _progress_option(p)
 
     p = command("search", _search, "print the ranked passages for a question")
     p.add_argument("question")
@@ -143,10 +152,11 @@ def _progress_option(p: argparse.ArgumentParser) -> None:
 
 class _Progress:
     """The progress file of a job the server started (server/jobs.py reads it): JSON with
-    ``done``, ``total``, ``unit``, ``stage``, ``since``/``updated`` (seconds since the epoch) and at
-    the end ``result``, replaced whole at most twice a second."""
+    ``done``, ``total``, ``unit``, ``stage``, ``since``/``updated`` (seconds since the epoch),
+    ``committing`` once the command is past the point where it can stop, and at the end
+    ``result``, replaced whole at most twice a second."""
 
-    def __init__(self, path: Path | None, total: int, unit: str, stage: str) -> None:
+    def __init__(self, path: Path | None, total: int | None, unit: str, stage: str) -> None:
         self.path = path
         self.state: dict = {"done": 0, "total": total, "unit": unit, "stage": stage, "since": time.time()}
         self._written = 0.0
@@ -160,7 +170,22 @@ class _Progress:
         self.state["done"] += 1
         self._write()
 
-    def finish(self, result: str) -> None:
+    def count(self, done: int, total: int) -> None:
+        """``done`` of ``total``; a new count (done 0) restarts the clock of the rate."""
+        if not done:
+            self.state["since"] = time.time()
+        self.state["done"], self.state["total"] = done, total
+        self._write(force=not done or done >= total)
+
+    def commit(self, stage: str) -> None:
+        self.state["committing"] = True
+        self.stage(stage)
+
+    @property
+    def committing(self) -> bool:
+        return bool(self.state.get("committing"))
+
+    def finish(self, result: str | dict) -> None:
         self.state["result"] = result
         self._write(force=True)
 
@@ -194,19 +219,61 @@ def _retriever_filled(settings: Settings) -> Retriever:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from index.build import build_index, plan_ingest
+    from index.build import UnusableUpload, build_index, edit_corpus, plan_ingest
+    from index.edit_request import EditRequest
     from index.embedding import load_embedder
     from index.embedding.threads import for_ingest
 
     if args.store:
         settings = replace(settings, store=args.store)
+    try:
+        edit = EditRequest.read(args.edit) if args.edit else None
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the edit {args.edit}: {exc}", file=sys.stderr)
+        return 2
+    progress = _Progress(args.progress, None, "texts", "读取与切分文件 / reading and chunking the files")
+    if args.progress:
+        _stop_on_sigterm(progress)
     embedder = for_ingest(load_embedder(settings))
     if args.dry_run:
         print(plan_ingest(settings, embedder, rebuild=args.rebuild).summary())
         return 0
-    report = build_index(settings, embedder, rebuild=args.rebuild, progress=True)
+
+    def embedded(done: int, total: int) -> None:
+        if not done:
+            progress.stage("嵌入 / embedding")
+        progress.count(done, total)
+        if done >= total:  # what is left is writing: too late to stop
+            progress.commit("写入索引 / writing the index")
+
+    if edit is None:
+        report = build_index(settings, embedder, rebuild=args.rebuild, progress=True, on_embedded=embedded)
+    else:
+        try:
+            with edit.opened() as add:
+                report = edit_corpus(
+                    settings, embedder, add=add, remove=edit.remove, progress=True, on_embedded=embedded
+                )
+        except UnusableUpload as exc:
+            print(
+                f"error: 无法读取，未做任何更改 / cannot be indexed, nothing changed: {exc}", file=sys.stderr
+            )
+            return 2
     print(report.summary())
+    progress.finish(report.to_dict())
     return 0
+
+
+def _stop_on_sigterm(progress: _Progress) -> None:
+    """A server job is cancelled (or its server stops) with SIGTERM: stop as on Ctrl-C, so that
+    the ingest drops what it staged and nothing changes; but once it is writing the new index it
+    finishes instead (the server waits for it and reports it done)."""
+
+    def stop(signum: int, frame: object) -> None:
+        if not progress.committing:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:

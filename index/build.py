@@ -15,7 +15,7 @@ from index.embed_cache import EmbedCache, text_key
 from index.embed_plan import EmbedPlan
 from index.embedding import Embedder
 from index.lexical import BM25
-from index.progress import EmbedProgress
+from index.progress import EmbedListener, EmbedProgress
 from index.stores import sync_store
 from index.units import UnitTable, embedded_rows
 from ingest.pipeline import CHUNKER_VERSION, ingest_corpus
@@ -59,6 +59,17 @@ class BuildReport:
         lines.append(f"seconds: {self.seconds:.2f}, chunks/s: {self.chunks_per_second:.1f}")
         return "\n".join(lines)
 
+    def to_dict(self) -> dict:
+        """What changed, as the admin API shows it."""
+        return {
+            "changed": self.changed_docs,
+            "removed": self.removed_docs,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "skipped": [{"doc": s.path, "reason": s.reason} for s in self.skipped],
+            "unchanged": self.unchanged,
+        }
+
 
 # A library's first ingest changes thousands of files: the summary names this many.
 _NAMES_SHOWN = 10
@@ -81,12 +92,17 @@ def chunker_config(settings: Settings) -> dict:
 
 
 def build_index(
-    settings: Settings, embedder: Embedder, *, rebuild: bool = False, progress: bool = False
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    on_embedded: EmbedListener | None = None,
 ) -> BuildReport:
     """Bring the stored index in line with the corpus dir; a no-op when nothing changed."""
     with store.ingest_lock(settings.index_dir):
         corpus_edit.recover(settings)
-        return build_locked(settings, embedder, rebuild=rebuild, progress=progress)
+        return build_locked(settings, embedder, rebuild=rebuild, progress=progress, on_embedded=on_embedded)
 
 
 class UnusableUpload(ValueError):
@@ -103,6 +119,8 @@ def edit_corpus(
     *,
     add: dict[str, bytes | BinaryIO] | None = None,
     remove: Iterable[str] = (),
+    progress: bool = False,
+    on_embedded: EmbedListener | None = None,
 ) -> BuildReport:
     """Add (or replace) and remove corpus files and index the result, all or nothing: the files
     reach the corpus dir only after their index is live (index/corpus_edit.py). A file to add
@@ -111,9 +129,10 @@ def edit_corpus(
         corpus_edit.recover(settings)
         edit = corpus_edit.stage(settings, add or {}, remove)
         try:
-            report = build_locked(settings, embedder, edit=edit)
+            report = build_locked(settings, embedder, edit=edit, progress=progress, on_embedded=on_embedded)
         except BaseException:
-            corpus_edit.discard(settings)
+            # Dropped, unless the error came after the new index went live: then it is completed.
+            corpus_edit.recover(settings)
             raise
         corpus_edit.complete(settings)
         return report
@@ -126,6 +145,7 @@ def build_locked(
     edit: CorpusEdit | None = None,
     rebuild: bool = False,
     progress: bool = False,
+    on_embedded: EmbedListener | None = None,
 ) -> BuildReport:
     """build_index for a caller that holds the ingest lock; ``edit`` indexes the corpus as it
     will be once the edit is done (see index/corpus_edit.py)."""
@@ -184,6 +204,7 @@ def build_locked(
             reuse_cache=not rebuild,
             window=settings.embed_window,
             progress=progress,
+            on_embedded=on_embedded,
             files=len(result.documents),
         )
         index.documents = documents.describe(
@@ -273,6 +294,7 @@ def embed_index(
     reuse_cache: bool = True,
     window: int = 256,
     progress: bool = False,
+    on_embedded: EmbedListener | None = None,
     files: int = 0,
 ) -> tuple[store.StoredIndex, int]:
     """An in-memory index over ``chunks`` (and the answer units an answer may quote), embedding
@@ -282,7 +304,11 @@ def embed_index(
     quotable = embedded_rows(units)
     texts = [chunk.embed_text for chunk in chunks] + [units[row].embed_text for row in quotable]
     plan = EmbedPlan.of(texts, known or {}, cache if reuse_cache else None, embedder.dim)
-    reporter = EmbedProgress(files, len(chunks), len(plan.rows), plan.reused) if progress else None
+    reporter = (
+        EmbedProgress(files, len(chunks), len(plan.rows), plan.reused, listener=on_embedded)
+        if progress
+        else None
+    )
     vectors = plan.run(embedder, cache, reporter, window)
     chunk_vectors = vectors[: len(chunks)]
     unit_vectors = np.zeros((len(units), embedder.dim), dtype=np.float32)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+# Told (texts embedded, texts to embed) at the start and after each window: a server job's
+# progress file (cli.py) listens this way.
+EmbedListener = Callable[[int, int], None]
 
 _EVERY_SECONDS = 2.0
 
@@ -22,16 +27,29 @@ def duration(seconds: float) -> str:
 class EmbedProgress:
     """One line every couple of seconds (and at the end) on ``out``."""
 
-    def __init__(self, files: int, chunks: int, total: int, cached: int, out: TextIO = sys.stderr) -> None:
+    def __init__(
+        self,
+        files: int,
+        chunks: int,
+        total: int,
+        cached: int,
+        out: TextIO = sys.stderr,
+        listener: EmbedListener | None = None,
+    ) -> None:
         self.files, self.chunks, self.total, self.cached = files, chunks, total, cached
         self.out = out
+        self.listener = listener
         self.done = 0
         self._started = time.perf_counter()
         self._shown = 0.0
         self._say(f"{files} files, {chunks} chunks: {total} texts to embed ({cached} already embedded)")
+        if listener is not None:
+            listener(0, total)
 
     def update(self, n: int) -> None:
         self.done += n
+        if self.listener is not None:
+            self.listener(self.done, self.total)
         now = time.perf_counter()
         if self.done >= self.total or now - self._shown >= _EVERY_SECONDS:
             self._shown = now

@@ -26,7 +26,6 @@ DISABLED = "管理功能未启用 / admin is disabled (set YIBAO_ADMIN_TOKEN)"
 class Session:
     csrf: str
     expires: float  # time.monotonic()
-    notice: str | None = None  # shown once on the next page, after a redirect
 
 
 class Sessions:

@@ -18,13 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.embedding import EngineUnavailable
-from server import body_limits
+from server import body_limits, ingest_jobs
 from server.admin_auth import Sessions
 from server.admission import AskGate
 from server.auth_throttle import AuthThrottle
 from server.engine import Engine
 from server.eval_view import Reports
-from server.jobs import Jobs
+from server.jobs import Job, Jobs
 from server.mcp_server import mount_mcp
 from server.querylog import QueryLog
 from server.routers import admin, api, chat, evaluation, feedback, jobs, pages, synonyms
@@ -87,7 +87,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.gate = AskGate(
         settings.ask_workers or os.cpu_count() or 1, settings.ask_queue, settings.max_asks_per_client
     )
-    app.state.jobs = Jobs(settings)
+    app.state.jobs = Jobs(settings, on_done=lambda job: _after_job(app, job))
     app.state.reports = Reports(settings)
     if engine is not None:
         app.state.engine = engine
@@ -217,6 +217,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()  # after the body: waits for the disconnect, as ASGI has it
 
     return replay
+
+
+def _after_job(app: FastAPI, job: Job) -> None:
+    """A change of the corpus is served as soon as its job is done."""
+    if job.kind in ingest_jobs.KINDS:
+        app.state.engine.reload_if_changed()
 
 
 async def _watch_index(app: FastAPI) -> None:

@@ -6,11 +6,9 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 from answer.compose import Answerer
 from index import corpus_edit, store
-from index.build import BuildReport, build_index, edit_corpus
 from index.embedding import Embedder, load_embedder
 from index.loader import open_last_good, open_retriever
 from index.retriever import Retriever
@@ -111,19 +109,6 @@ class Engine:
         if self._refused and live == self._refused[0]:
             return self._refused[1]
         return None
-
-    def edit(self, add: dict[str, bytes | BinaryIO], remove: list[str]) -> BuildReport:
-        """Add or replace and remove corpus files and index them (all or nothing), then serve the
-        new index at once. Questions meanwhile are answered from the previous index."""
-        report = edit_corpus(self.settings, self.embedder, add=add, remove=remove)
-        self.reload_if_changed()
-        return report
-
-    def reingest(self) -> BuildReport:
-        """What `yibao ingest` does, from the server: pick up files changed in the corpus dir."""
-        report = build_index(self.settings, self.embedder)
-        self.reload_if_changed()
-        return report
 
     def _report_once(self, problem: str) -> None:
         if problem != self._reported:

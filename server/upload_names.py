@@ -21,6 +21,11 @@ from settings import Settings
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _MAX_NAME_BYTES = 255  # what Linux file systems allow in one name
+_TAKEN = "已有同名文件，确认覆盖后再上传 / already in the corpus, confirm overwrite to replace"
+_PENDING = (
+    "同名文件正在上传（任务排队或运行中），确认覆盖后再上传 / "
+    "being uploaded by a queued or running job, confirm overwrite to replace"
+)
 
 
 class BadUpload(ValueError):
@@ -57,8 +62,15 @@ def clean_name(raw: str | None, settings: Settings) -> str:
     return name
 
 
-def check_batch(names: list[str], existing: set[str], overwrite: bool, settings: Settings) -> None:
-    """The rules for one upload as a whole: how many files, no twins, no silent overwrite."""
+def check_batch(
+    names: list[str],
+    existing: set[str],
+    overwrite: bool,
+    settings: Settings,
+    pending: frozenset[str] = frozenset(),
+) -> None:
+    """The rules for one upload as a whole: how many files, no twins, no silent overwrite of a
+    file in the corpus (``existing``) or in an upload still to be done (``pending``)."""
     if not names:
         raise BadUpload(422, "没有选择文件 / no file uploaded")
     if len(names) > settings.max_upload_files:
@@ -68,7 +80,7 @@ def check_batch(names: list[str], existing: set[str], overwrite: bool, settings:
         )
     if len({skeleton(n) for n in names}) != len(names):
         raise BadUpload(422, "同一个文件名出现了两次 / the same file name appears twice")
-    look_alike = {skeleton(e): e for e in existing}
+    look_alike = {skeleton(e): e for e in existing | pending}
     posing = sorted(f"{n} ≈ {look_alike[skeleton(n)]}" for n in names if look_alike.get(skeleton(n), n) != n)
     if posing:
         raise BadUpload(
@@ -76,13 +88,11 @@ def check_batch(names: list[str], existing: set[str], overwrite: bool, settings:
             f"文件名与已有文件看起来相同，请改名 / looks the same as a file in the corpus, rename it: "
             f"{', '.join(posing)}",
         )
-    clashes = sorted(set(names) & existing)
-    if clashes and not overwrite:
-        raise BadUpload(
-            409,
-            f"已有同名文件，确认覆盖后再上传 / already in the corpus, confirm overwrite to replace: "
-            f"{', '.join(clashes)}",
-        )
+    if overwrite:
+        return
+    for taken, message in ((existing, _TAKEN), (pending, _PENDING)):
+        if clashes := sorted(set(names) & taken):
+            raise BadUpload(409, f"{message}: {', '.join(clashes)}")
 
 
 def skeleton(name: str) -> str:

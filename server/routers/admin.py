@@ -1,9 +1,10 @@
 """The admin: the corpus's documents (list, upload, delete, re-ingest) and the question log's
 problem questions, as pages behind a login and as an API behind ``Authorization: Bearer``.
 
-Every change runs the normal incremental ingest under its lock, all or nothing (Engine.edit);
-questions are answered from the previous index meanwhile. Nothing here is reachable while
-YIBAO_ADMIN_TOKEN is unset."""
+Every change is a background job (server/ingest_jobs.py): the request checks what it can and
+answers at once (202 and the job, or the job's page), the job runs the normal incremental ingest
+under its lock, all or nothing; questions are answered from the previous index meanwhile. Nothing
+here is reachable while YIBAO_ADMIN_TOKEN is unset."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from index.build import BuildReport, UnusableUpload
-from index.store import IngestLocked
 from server.admin_auth import (
     COOKIE_PATH,
     DISABLED,
@@ -35,10 +34,12 @@ from server.body_limits import BodyRefused
 from server.deps import EngineDep, QueryLogDep, SettingsDep, client_address
 from server.engine import Engine
 from server.eval_jobs import RETRIEVERS
+from server.ingest_jobs import submit_delete, submit_reingest, submit_upload
+from server.jobs import Job, JobError, Jobs
 from server.querylog import QueryLog
 from server.records_json import documents_json
 from server.routers.pages import templates
-from server.upload_names import BadUpload, check_batch, clean_name
+from server.upload_names import BadUpload, clean_name
 from settings import Settings
 
 router = APIRouter()
@@ -70,43 +71,31 @@ Bearer = Depends(_bearer)
 # ---------------------------------------------------------------- the work both faces share
 
 
-async def _upload(form: FormData, engine: Engine, settings: Settings) -> BuildReport:
+def _jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
+
+
+async def _upload(request: Request, form: FormData, settings: Settings) -> Job:
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and (f.filename or f.size)]
     names = [clean_name(f.filename, settings) for f in files]
-    existing = {p.name for p in settings.corpus_dir.iterdir()} if settings.corpus_dir.is_dir() else set()
-    check_batch(names, existing, str(form.get("overwrite", "")).lower() in _TRUE, settings)
     empty = [name for name, f in zip(names, files, strict=True) if not f.size]
     if empty:
         raise BadUpload(422, f"文件是空的 / empty file: {', '.join(empty)}")
+    overwrite = str(form.get("overwrite", "")).lower() in _TRUE
     # The parser spooled each file to a temporary file on disk (past 1 MiB): copied from there.
-    return await _run(engine.edit, {name: f.file for name, f in zip(names, files, strict=True)}, [])
+    uploads = [(name, f.file) for name, f in zip(names, files, strict=True)]
+    return await run_in_threadpool(submit_upload, _jobs(request), settings, uploads, overwrite)
 
 
-async def _delete(docs: list[str], engine: Engine) -> BuildReport:
+async def _delete(request: Request, docs: list[str], engine: Engine) -> Job:
     index = engine.answerer.retriever.index
     known = set(index.documents) | set(index.manifest.skipped) | set(index.manifest.files)
-    unknown = sorted(set(docs) - known)
-    if not docs or unknown:
-        raise BadUpload(404, f"语料中没有这个文件 / not in the corpus: {', '.join(unknown) or '(none)'}")
-    return await _run(engine.edit, {}, sorted(set(docs)))
+    return await run_in_threadpool(submit_delete, _jobs(request), docs, known)
 
 
-async def _run(action: Callable[..., BuildReport], *args: object) -> BuildReport:
-    """Run an ingest off the event loop, its failures as clear 4xx (or 503 for the disk)."""
-    try:
-        return await run_in_threadpool(action, *args)
-    except UnusableUpload as exc:
-        raise BadUpload(422, f"无法读取，未做任何更改 / cannot be indexed, nothing changed: {exc}") from None
-    except IngestLocked:
-        raise BadUpload(
-            409, "另一个导入正在进行，请稍后再试 / another ingest is running, try again"
-        ) from None
-    except OSError as exc:
-        raise HTTPException(
-            503,
-            f"无法写入语料或索引，未做任何更改 / cannot write the corpus or index, nothing changed: "
-            f"{exc.strerror or exc}",
-        ) from None
+def accepted(job: Job) -> JSONResponse:
+    """202: the job, and where to follow it."""
+    return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/admin/jobs/{job.id}"})
 
 
 def _listing(engine: Engine) -> dict:
@@ -115,16 +104,6 @@ def _listing(engine: Engine) -> dict:
         "index_version": index.path.name if index.path else None,
         "documents": documents_json(index),
         "skipped": [{"doc": doc, "reason": why} for doc, why in sorted(index.manifest.skipped.items())],
-    }
-
-
-def _report(report: BuildReport) -> dict:
-    return {
-        "changed": report.changed_docs,
-        "removed": report.removed_docs,
-        "chunks": report.chunks,
-        "embedded": report.embedded,
-        "skipped": [{"doc": s.path, "reason": s.reason} for s in report.skipped],
     }
 
 
@@ -156,29 +135,35 @@ def list_documents(engine: EngineDep) -> dict:
 
 @router.post(
     "/api/admin/documents",
-    summary="Upload files (multipart `files`, `overwrite=true` to replace) and index them",
-    status_code=201,
+    summary="Upload files (multipart `files`, `overwrite=true` to replace): 202 with the indexing job",
+    status_code=202,
     dependencies=[Bearer],
 )
-async def upload_documents(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-) -> dict:
+async def upload_documents(request: Request, settings: SettingsDep) -> Response:
     form = await _form(request, settings)
-    return _report(await _api(_upload(form, engine, settings)))
+    return await _api(_upload(request, form, settings))
 
 
 @router.delete(
-    "/api/admin/documents", summary="Delete documents (`?doc=…`, repeatable)", dependencies=[Bearer]
+    "/api/admin/documents",
+    summary="Delete documents (`?doc=…`, repeatable): 202 with the job",
+    status_code=202,
+    dependencies=[Bearer],
 )
-async def delete_documents(engine: EngineDep, doc: Annotated[list[str], Query()]) -> dict:
-    return _report(await _api(_delete(doc, engine)))
+async def delete_documents(
+    request: Request, engine: EngineDep, doc: Annotated[list[str], Query()]
+) -> Response:
+    return await _api(_delete(request, doc, engine))
 
 
-@router.post("/api/admin/ingest", summary="Re-ingest the corpus dir", dependencies=[Bearer])
-async def reingest(engine: EngineDep) -> dict:
-    return _report(await _api(_run(engine.reingest)))
+@router.post(
+    "/api/admin/ingest",
+    summary="Re-ingest the corpus dir: 202 with the job",
+    status_code=202,
+    dependencies=[Bearer],
+)
+def reingest(request: Request) -> Response:
+    return accepted(submit_reingest(_jobs(request)))
 
 
 @router.get("/api/admin/questions", summary="Abstained and unhelpful questions", dependencies=[Bearer])
@@ -192,10 +177,10 @@ def export_questions_api(querylog: QueryLogDep) -> Response:
     return _export(querylog)
 
 
-async def _api(work: Awaitable[BuildReport]) -> BuildReport:
+async def _api(work: Awaitable[Job]) -> Response:
     try:
-        return await work
-    except BadUpload as exc:
+        return accepted(await work)
+    except (BadUpload, JobError) as exc:
         raise HTTPException(exc.status, str(exc)) from None
 
 
@@ -249,8 +234,7 @@ def admin_page(
     session = _page_session(request, settings)
     if session is None:
         return RedirectResponse("/admin/login", status_code=303)
-    notice, session.notice = session.notice, None
-    return _admin(request, engine, settings, querylog, session, notice=notice)
+    return _admin(request, engine, settings, querylog, session)
 
 
 def _admin(
@@ -260,7 +244,6 @@ def _admin(
     querylog: QueryLog,
     session: Session,
     *,
-    notice: str | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -268,7 +251,6 @@ def _admin(
     context = {
         **_listing(engine),
         "csrf": session.csrf,
-        "notice": notice,
         "error": error,
         "problems": querylog.problems(),
         "log_path": str(querylog.path),
@@ -334,34 +316,26 @@ async def _end_session(request: Request, form: FormData, session: Session) -> Re
 
 @router.post("/admin/upload", include_in_schema=False)
 async def upload_page(request: Request, settings: SettingsDep) -> Response:
-    async def act(engine: Engine, form: FormData) -> str:
-        report = await _upload(form, engine, settings)
-        changed = ", ".join(report.changed_docs) or "(内容未变 / unchanged)"
-        return f"已上传并导入 / uploaded and indexed: {changed}"
+    async def act(request: Request, form: FormData) -> Job:
+        return await _upload(request, form, settings)
 
-    return await _form_action(request, settings, _changing(act))
+    return await _form_action(request, settings, _queueing(act))
 
 
 @router.post("/admin/delete", include_in_schema=False)
 async def delete_page(request: Request, settings: SettingsDep) -> Response:
-    async def act(engine: Engine, form: FormData) -> str:
-        report = await _delete([str(d) for d in form.getlist("doc")], engine)
-        return f"已删除 / deleted: {', '.join(report.removed_docs)}"
+    async def act(request: Request, form: FormData) -> Job:
+        return await _delete(request, [str(d) for d in form.getlist("doc")], request.app.state.engine)
 
-    return await _form_action(request, settings, _changing(act))
+    return await _form_action(request, settings, _queueing(act))
 
 
 @router.post("/admin/reingest", include_in_schema=False)
 async def reingest_page(request: Request, settings: SettingsDep) -> Response:
-    async def act(engine: Engine, form: FormData) -> str:
-        report = await _run(engine.reingest)
-        return (
-            "索引已是最新 / the index was up to date"
-            if report.unchanged
-            else (f"已重新导入 / re-ingested: {report.chunks} chunks")
-        )
+    async def act(request: Request, form: FormData) -> Job:
+        return await run_in_threadpool(submit_reingest, _jobs(request))
 
-    return await _form_action(request, settings, _changing(act))
+    return await _form_action(request, settings, _queueing(act))
 
 
 @router.get("/admin/questions.jsonl", include_in_schema=False)
@@ -377,22 +351,21 @@ def export_questions_page(
     return _export(querylog)
 
 
-def _changing(
-    act: Callable[[Engine, FormData], Awaitable[str]],
+def _queueing(
+    act: Callable[[Request, FormData], Awaitable[Job]],
 ) -> Callable[[Request, FormData, Session], Awaitable[Response]]:
-    """A form action that changes the corpus: success goes back to /admin with a notice, a
-    refused request shows /admin again with the reason and its 4xx status."""
+    """A form action that queues a change of the corpus: on to the job's page (which follows it
+    to the end), or /admin again with the reason and its 4xx status when it is refused."""
 
     async def run(request: Request, form: FormData, session: Session) -> Response:
-        engine: Engine = request.app.state.engine
         try:
-            session.notice = await act(engine, form)
-        except BadUpload as exc:
+            job = await act(request, form)
+        except (BadUpload, JobError) as exc:
             app = request.app.state
             return _admin(
-                request, engine, app.settings, app.querylog, session, error=str(exc), status=exc.status
+                request, app.engine, app.settings, app.querylog, session, error=str(exc), status=exc.status
             )
-        return RedirectResponse("/admin", status_code=303)
+        return RedirectResponse(f"/admin/jobs/{job.id}", status_code=303)
 
     return run
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from server.admin_auth import Session
 from server.deps import SettingsDep
 from server.eval_jobs import EvalRequest, submit_eval
+from server.ingest_jobs import outcome
 from server.jobs import Job, JobError, Jobs
-from server.routers.admin import Bearer, _disabled, _form, _form_action, _message, _page_session
+from server.routers.admin import Bearer, _disabled, _form, _form_action, _message, _page_session, accepted
 from server.routers.pages import templates
 from settings import Settings
 
@@ -61,7 +62,7 @@ async def start_eval_api(request: Request, settings: SettingsDep) -> Response:
         job = submit_eval(_jobs(request), settings, await _eval_request(form))
     except JobError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/admin/jobs/{job.id}"})
+    return accepted(job)
 
 
 @router.get("/api/admin/jobs", summary="Jobs, newest first", dependencies=[Bearer])
@@ -111,7 +112,13 @@ def job_page(request: Request, job_id: str, settings: SettingsDep) -> Response:
     if job is None:
         return _message(request, 404, "没有这个任务", f"没有这个任务 / no such job: {job_id}", "/admin")
     session = _page_session(request, settings)
-    context = {"job": job, "view": job.to_dict(), "output": jobs.output(job), "csrf": session.csrf}
+    context = {
+        "job": job,
+        "view": job.to_dict(),
+        "outcome": outcome(job),
+        "output": jobs.output(job),
+        "csrf": session.csrf,
+    }
     return templates.TemplateResponse(request, "job.html", context)
 
 

@@ -35,6 +35,17 @@ NEW_TEXT = """医保卡丢失后怎么补办
 领取新卡后，原卡内的个人账户余额会自动转入新卡，不会丢失。
 """
 NEW_QUESTION = "医保卡丢了怎么补办"
+RULES_DOC = "rules.txt"
+RULES_QUESTION = "补办医保卡时应当携带什么"
+
+
+def rules_text(rules: int) -> str:
+    """A document of ``rules`` numbered sentences, each embedded: an upload whose ingest takes a
+    while (about 1.1 texts to embed a rule), to be caught in the act."""
+    return "医保卡补办须知\n\n" + "".join(
+        f"第{n}条：参保人在第{n}个社保服务网点补办医保卡时，应当携带本人身份证原件和第{n}号申请表。\n"
+        for n in range(1, rules + 1)
+    )
 
 
 def base_text() -> str:

@@ -1,23 +1,34 @@
 """Admin edits of the corpus are all or nothing, also when the process dies half way: staged files
 reach the corpus dir only once their index is live, and whatever a kill leaves is finished or
-dropped by the next edit, ingest or server start."""
+dropped by the next edit, ingest or server start (where the upload's job then runs again)."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import signal
-import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from index import corpus_edit, store
 from index.build import build_index, build_locked
-from tests.hardening.conftest import BASE_DOC, NEW_DOC, NEW_QUESTION, NEW_TEXT, ServerProcess, Tiny, http_json
+from tests.hardening.conftest import (
+    BASE_DOC,
+    NEW_DOC,
+    NEW_TEXT,
+    RULES_DOC,
+    RULES_QUESTION,
+    ServerProcess,
+    Tiny,
+    http_json,
+    rules_text,
+)
 
 TOKEN = "kill-test-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _corpus(tiny: Tiny) -> dict[str, bytes]:
@@ -70,50 +81,58 @@ def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+def _job(server: ServerProcess, job_id: str) -> dict:
+    request = urllib.request.Request(f"{server.base}/api/admin/jobs/{job_id}", headers=BEARER)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _until(server: ServerProcess, job_id: str, ready, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while not ready(job := _job(server, job_id)):
+        assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+        time.sleep(0.1)
+    return job
+
+
 @pytest.mark.slow
-def test_sigkill_during_an_uploads_ingest_keeps_the_previous_index_and_corpus(tiny: Tiny, tmp_path) -> None:
-    # Long enough that its ingest (embedding hundreds of sentences) is surely caught in the act.
-    long_text = "医保卡补办须知\n\n" + "".join(
-        f"第{n}条：参保人在第{n}个社保服务网点补办医保卡时，应当携带本人身份证原件和第{n}号申请表。\n"
-        for n in range(1, 400)
-    )
-    env = tiny.env(YIBAO_ADMIN_TOKEN=TOKEN)
+def test_sigkill_during_an_upload_job_keeps_the_previous_index_and_the_job_resumes(
+    tiny: Tiny, tmp_path: Path
+) -> None:
+    """The server and its job's process killed at once (SIGKILL to the process group), mid-embedding:
+    the corpus and the live index are as they were; the next start drops what the job had staged
+    and runs the job again, which embeds only what the embedding cache does not hold yet."""
+    env = tiny.env(YIBAO_ADMIN_TOKEN=TOKEN, YIBAO_EMBED_WINDOW="32")
     before, live = _corpus(tiny), tiny.live()
     server = ServerProcess.start(env, tmp_path / "serve1.log")
-    body, content_type = _multipart(NEW_DOC, long_text.encode())
+    body, content_type = _multipart(RULES_DOC, rules_text(400).encode())
     request = urllib.request.Request(
-        f"{server.base}/api/admin/documents",
-        data=body,
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type},
+        f"{server.base}/api/admin/documents", data=body, headers={**BEARER, "Content-Type": content_type}
     )
-
-    def upload() -> None:
-        with contextlib.suppress(OSError):  # the server dies under it
-            urllib.request.urlopen(request, timeout=120)
-
-    uploader = threading.Thread(target=upload, daemon=True)
     try:
-        uploader.start()
-        plan = tiny.corpus_dir / corpus_edit.STAGING / "plan.json"
-        deadline = time.monotonic() + 60
-        while not plan.exists():
-            assert time.monotonic() < deadline, "the upload's ingest never started"
-            time.sleep(0.005)
-        time.sleep(0.2)  # well into reading and embedding
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 202
+            job_id = json.loads(response.read())["id"]
+        killed = _until(server, job_id, lambda j: j["progress"]["done"] >= 64)
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
     finally:
         server.stop()
-    uploader.join(timeout=10)
     assert tiny.live() == live, "the ingest had not finished: the previous index is still the live one"
     assert _corpus(tiny) == before, "the corpus dir did not change"
 
     server = ServerProcess.start(env, tmp_path / "serve2.log")
     try:
         assert server.health()["index_version"] == live
-        assert not (tiny.corpus_dir / corpus_edit.STAGING).exists(), "the server start dropped the leftover"
-        status, answer = http_json(f"{server.base}/api/ask", {"question": NEW_QUESTION})
-        assert status == 200 and all(c["doc"] != NEW_DOC for c in answer["citations"])
-        assert _corpus(tiny) == before
+        resumed = _until(server, job_id, lambda j: j["state"] == "done")
+        assert resumed["restarts"] == 1
+        assert resumed["progress"]["total"] <= killed["progress"]["total"] - 64, (
+            "the cache kept what was done"
+        )
+        status, answer = http_json(f"{server.base}/api/ask", {"question": RULES_QUESTION})
+        assert status == 200 and answer["citations"][0]["doc"] == RULES_DOC
+        assert set(_corpus(tiny)) == set(before) | {RULES_DOC}
+        assert not (tiny.corpus_dir / corpus_edit.STAGING).exists()
+        assert "interrupted by a restart: it resumes" in server.output()
     finally:
         server.stop()

@@ -38,8 +38,8 @@ def test_paths_in_disguise_and_look_alike_names_are_refused(site: Site) -> None:
     assert response.status_code == 422 and "twice" in response.json()["detail"]
     assert site.corpus() == before
     # The exact name replaces the file with 「覆盖」; a full-width name of a new file is kept as given.
-    assert upload(site, BASE_DOC, overwrite=True).status_code == 201
+    assert site.finished(upload(site, BASE_DOC, overwrite=True))["state"] == "done"
     assert (site.corpus_dir / BASE_DOC).read_bytes() == TEXT
-    assert upload(site, "指南（２０２４）.txt").status_code == 201
+    assert site.finished(upload(site, "指南（２０２４）.txt"))["state"] == "done"
     assert site.corpus() == before | {"指南（２０２４）.txt"}
     assert upload(site, "指南(2024).txt").status_code == 409  # …and nothing may pose as it

@@ -15,7 +15,7 @@ from pymilvus import MilvusClient
 
 import cli
 from index import dense, store
-from index.build import build_index
+from index.build import build_index, edit_corpus
 from index.loader import open_retriever
 from index.stores import StoreUnavailable
 from index.stores.milvus import MilvusStore
@@ -152,7 +152,9 @@ def test_server_switches_to_the_updated_collection_while_serving(milvus: Setting
     build_index(milvus, embedder)
     engine = Engine(milvus, embedder)
     before = engine.answerer.retriever
-    engine.edit({"hangzhou.md": "# 杭州\n\n杭州的医保卡可以在浙一医院直接结算。\n".encode()}, [])
+    hangzhou = "# 杭州\n\n杭州的医保卡可以在浙一医院直接结算。\n"
+    edit_corpus(milvus, embedder, add={"hangzhou.md": hangzhou.encode()})
+    assert engine.reload_if_changed()
     assert engine.answerer.retriever is not before
     top = engine.answerer.retriever.search("浙一医院能用医保卡吗", k=3).passages
     assert "hangzhou.md" in {p.chunk.doc_id for p in top}

@@ -16,11 +16,10 @@ import psutil
 import pytest
 
 from server.jobs import INTERRUPTED
-from tests.admin.conftest import TOKEN, Site, site, tiny, tiny_template
+from tests.admin.conftest import AUTH, FINISHED, TOKEN, Site, site, tiny, tiny_template
 from tests.eval.test_beir import PASSAGES, QRELS, QUERIES
 from tests.hardening.conftest import ServerProcess, Tiny
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BASE = "base.txt"  # the tiny corpus's one document
 QUESTIONS = [
     {"id": "share", "question": "医保卡里的钱能给家人用吗", "answerable": True,
@@ -29,7 +28,6 @@ QUESTIONS = [
      "answers": [{"doc": BASE, "evidence": "近亲属包括配偶、父母、子女"}]},
     {"id": "cake", "question": "蛋糕怎么烤", "answerable": False, "answers": []},
 ]  # fmt: skip
-FINISHED = ("done", "failed", "cancelled")
 # The admin's fixtures: a logged-out client on a copy of the tiny corpus, the admin enabled.
 __all__ = ["site", "tiny", "tiny_template"]
 
@@ -55,16 +53,6 @@ def _start(site: Site, files: dict | None = None, **data: str):
     return site.client.post("/api/admin/eval", headers=AUTH, data=data, files=files)
 
 
-def _wait(site: Site, job_id: str, states: tuple[str, ...] = FINISHED, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = site.client.get(f"/api/admin/jobs/{job_id}", headers=AUTH).json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.3)
-    pytest.fail(f"job {job_id} not {states} after {timeout} s: {job}")
-
-
 def _rows(html: str) -> int:
     table = html[html.index('class="questions"') :]
     return table[: table.index("</table>")].count("<tr") - 1  # less the header row
@@ -83,7 +71,7 @@ def test_an_evaluation_runs_as_a_job_with_its_progress_and_report(site: Site) ->
     job = started.json()
     assert started.headers["location"] == f"/api/admin/jobs/{job['id']}"
     assert job["state"] in ("queued", "running") and job["kind"] == "eval"
-    done = _wait(site, job["id"])
+    done = site.wait(job["id"])
     assert done["state"] == "done", done
     assert done["progress"] == {"done": 3, "total": 3, "unit": "questions"}
     assert done["rate_per_second"] > 0 and done["eta_seconds"] is None and done["reason"] is None
@@ -91,7 +79,7 @@ def test_an_evaluation_runs_as_a_job_with_its_progress_and_report(site: Site) ->
     again = _start(site, limit="1").json()  # within the same second: still listed newest first
     listed = site.client.get("/api/admin/jobs", headers=AUTH).json()["jobs"]
     assert [j["id"] for j in listed] == [again["id"], job["id"]]
-    _wait(site, again["id"])
+    site.wait(again["id"])
 
     page = site.client.get(f"/eval?run={done['result']}")
     assert page.status_code == 200 and _rows(page.text) == 3 and "questions.jsonl" in page.text
@@ -104,9 +92,9 @@ def test_an_uploaded_question_file_and_a_beir_zip_are_evaluated_in_turn(site: Si
     beir = _start(site, {"file": ("tinybeir.zip", _beir_zip())}, retriever="lexical")
     assert questions.status_code == beir.status_code == 202
     # One job at a time: the second waits for the first.
-    assert _wait(site, questions.json()["id"], ("running", *FINISHED))["state"] == "running"
+    assert site.wait(questions.json()["id"], ("running", *FINISHED))["state"] == "running"
     assert site.client.get(f"/api/admin/jobs/{beir.json()['id']}", headers=AUTH).json()["state"] == "queued"
-    first, second = _wait(site, questions.json()["id"]), _wait(site, beir.json()["id"])
+    first, second = site.wait(questions.json()["id"]), site.wait(beir.json()["id"])
     assert first["state"] == second["state"] == "done", (first, second)
     assert first["progress"]["total"] == 4 * len(QUESTIONS)  # --compare: four settings
 
@@ -128,7 +116,7 @@ def test_a_job_whose_command_fails_is_reported_failed_with_its_message(site: Sit
     command's own error as the reason."""
     broken = [{**QUESTIONS[0], "answers": [{"doc": BASE}]}]
     job = _start(site, {"file": ("broken.jsonl", _jsonl(broken))}).json()
-    failed = _wait(site, job["id"])
+    failed = site.wait(job["id"])
     assert failed["state"] == "failed" and "not a question record" in failed["reason"], failed
     assert "broken.jsonl:1" in failed["reason"] and failed["result"] is None
     site.login()
@@ -199,7 +187,7 @@ def test_jobs_want_the_admin_token_and_unknown_jobs_are_404s(site: Site) -> None
 
 def test_cancel_stops_a_running_job(site: Site) -> None:
     job = _start(site, retriever="compare").json()  # the 127 built-in questions, four times: minutes
-    _wait(site, job["id"], ("running",))
+    site.wait(job["id"], ("running",))
     record = site.settings.jobs_dir / job["id"] / "job.json"
     pid = json.loads(record.read_text(encoding="utf-8"))["pid"]
     assert pid and _alive(pid)
