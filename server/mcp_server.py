@@ -191,7 +191,7 @@ def run_stdio(settings: Settings) -> None:
     # stdout is the protocol's: anything printed while loading goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         engine = Engine.start(settings)
-    querylog = QueryLog(settings.data_dir, settings.log_retention_days)
+    querylog = QueryLog(settings.data_dir, settings.log_retention_days, settings.log_max_rows)
     querylog.start()
 
     def current() -> Engine:

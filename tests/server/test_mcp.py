@@ -36,7 +36,7 @@ async def _exercise(client: Client) -> None:
     assert len(passages) == 3 and [p["rank"] for p in passages] == [1, 2, 3]
     first = passages[0]
     assert {"doc", "section", "region", "date", "page", "start", "end", "why", "text"} <= set(first)
-    assert first["why"].startswith(("语义", "关键词"))
+    assert first["why"].startswith(("句子", "语义", "关键词"))
 
     answer = (await client.call_tool("ask", {"question": QUESTION})).structured_content
     assert not answer["abstained"] and "[1]" in answer["answer"] and "仅供参考" in answer["disclaimer"]
