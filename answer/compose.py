@@ -27,10 +27,11 @@ from answer.records import LIST, SENTENCE, Answer, AnswerBlock, AnswerSentence, 
 from index.retriever import Passage, Retriever, SearchResult
 from index.timing import timed
 from index.units import UnitTable
+from ingest.patterns import CJK, ENDS_SENTENCE, LEAD_IN_END
 from ingest.records import AnswerUnit
 from ingest.structure import is_floor
-from ingest.textnorm import CJK, fold, has_cjk, is_traditional, to_simplified, to_traditional, tokenize
-from ingest.units import BODY, HEADING, LEAD_IN, LEAD_IN_END, is_label, key_of, without_marker
+from ingest.textnorm import fold, has_cjk, is_traditional, to_simplified, to_traditional, tokenize
+from ingest.units import BODY, HEADING, LEAD_IN, is_label, key_of, without_marker
 from settings import Settings
 
 # A sentence this short still says something (「溶于汽油。」 answers 「丙烯颜料溶于汽油吗」): measured
@@ -42,8 +43,6 @@ _LIST_REACH = 600
 # An opening this short (「…需要遵循一定的流程和条件。」) is read with the unit that follows it.
 _SHORT_OPENING = 60
 _NEAR_DUPLICATE = 0.6
-# A unit ending otherwise was cut from a longer sentence (at 「；」 or a long sentence's comma).
-_SENTENCE_END = re.compile(r"[。！？!?…][」』”\"’)）]*\s*$")
 # A sentence that opens by pointing back (「因此它有时也被称为笨蛋水果。」) says why or what only
 # together with the sentence before it.
 _POINTS_BACK = re.compile(r"^(?:因此|因而|所以|于是|故此|由此|为此|此时|这|此|但|然而|不过|在此)")
@@ -329,7 +328,7 @@ class Answerer:
         limit = cand.passage.chunk.end + self._reach(cand.passage)
         rows, texts = list(cand.rows), list(cand.texts)
         for _ in range(_CONTINUATION):
-            if _SENTENCE_END.search(texts[-1]):
+            if ENDS_SENTENCE.search(texts[-1]):
                 break
             last = table.units[rows[-1]]
             row = table.following(rows[-1])
@@ -382,7 +381,7 @@ class Answerer:
                     # A row after a row, not the sentence a lead-in (「使用条件:」) runs on into.
                     quote.new_line = (
                         document is not None
-                        and _SENTENCE_END.search(before.text) is not None
+                        and ENDS_SENTENCE.search(before.text) is not None
                         and "\n" in document.text[before.end : quote.start]
                     )
             blocks.append(AnswerBlock(cand.kind, quotes[0], quotes[1:]))
@@ -489,7 +488,7 @@ def _section_run(table: UnitTable, row: int, room: int) -> list[int]:
             rows.append(current)
             used += len(table.units[current].text)
         current = table.following(current)
-    while rows and not _SENTENCE_END.search(table.units[rows[-1]].text):
+    while rows and not ENDS_SENTENCE.search(table.units[rows[-1]].text):
         rows.pop()
     return rows
 
