@@ -36,11 +36,9 @@ FEATURES: tuple[str, ...] = (
     # passage's blocks, the passage heading's terms left out): asked 「夜来香的种子有什么特点」,
     # the sentence that says 种子.
     "focus",
-    # Whether it carries the strict shape of an answer the question asks for (answer/types.py:
-    # the first such), and the shape, strict or loose, of the type that decides the answer's form
-    # (a yes or no for 「能不能」).
+    # Whether it carries the shape of the answer the question asks for (answer/types.py: the
+    # highest priority that has one).
     "shape",
-    "answers",
 )
 
 
@@ -62,13 +60,11 @@ def feature_matrix(
     terms = list(dict.fromkeys(question.terms))
     out[:, col["overlap"]] = _rarity_shares(terms, texts)
     out[:, col["focus"]] = _passage_focus(terms, cands, texts, sources.idf)
-    strict = question.shapes[0].shape if question.shapes else None
-    loose = question.answer_shape
+    shape = question.shapes[0].shape if question.shapes else None
     for i, cand in enumerate(cands):
         out[i, col["passage"]] = cand.passage.score
         out[i, col["first_passage"]] = cand.passage is first
-        out[i, col["shape"]] = strict is not None and strict.search(texts[i]) is not None
-        out[i, col["answers"]] = loose is not None and loose.search(texts[i]) is not None
+        out[i, col["shape"]] = shape is not None and shape.search(texts[i]) is not None
     return out
 
 

@@ -3,7 +3,6 @@ asks for. Every stage of composing reads this record; none folds or types the qu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,14 +34,9 @@ class Question:
 
     @property
     def shapes(self) -> list[Asked]:
-        """What the question asks for that an answer's words can tell surely (a strict shape: a cap,
-        a year, a cause), the highest priority first."""
-        return [a for a in self.asks if a.shape is not None and a.type.strict]
-
-    @property
-    def answer_shape(self) -> re.Pattern[str] | None:
-        """The shape of an answer to the type that decides the form, strict or loose (a yes or no)."""
-        return self.asks[0].shape if self.asks else None
+        """What the question asks for that an answer's words can tell (a cap, a year, a cause), the
+        highest priority first."""
+        return [a for a in self.asks if a.shape is not None]
 
     def in_script(self, text: str) -> str:
         """Quoted text as the asker writes: traditional for a traditional question, else simplified."""

@@ -7,8 +7,9 @@ kind the sources give, one line each (GATHER). A question may match several entr
 (「能不能转回老家,需要什么条件」, 「热线是多少,几点打人少」): all of them are asked, the highest
 priority first; the first decides the form, and an answer lacking another's shape gets the block
 that carries it. A shape may name what the question counts (「几个村」 → 「8个村」): ``{0}`` in it
-stands for the cue's captured word. How much each shape counts is fitted (answer/fit.py), not set
-here.
+stands for the cue's captured word. A type whose answers any sentence may look like (a yes or no,
+a digit, an enumeration) has no shape: fitted, such shapes weighed next to nothing. How much a
+shape counts is fitted (eval/fit.py), not set here.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ ONE, STEPS, GATHER = "one", "steps", "gather"
 
 # A number written in digits or in Chinese numerals.
 _NUMERAL = "[\\d一二三四五六七八九十百千万亿两〇零][\\d,.，一二三四五六七八九十百千万亿两〇零]*"
-_YES_NO = (
-    "^.{0,16}?(?:可以|不可以|能|不能|无法|不得|禁止|允许|不允许|是|不是|不行|不会|会|不需要|需要|支持|不支持)"
-)
 # 「配偶、父母、子女」: three or more named together.
 _ENUMERATION = "[^。；;，,]{0,6}?[^、。，,]{1,8}、[^、。，,]{1,8}"
 
@@ -36,9 +34,6 @@ class QuestionType:
     shape: str | None
     priority: int
     form: str = ONE
-    # A loose shape (a yes or no, a digit, an enumeration) is said by many a sentence that does
-    # not answer; a strict one (a cap, a year, a cause) mostly by one that does.
-    strict: bool = True
 
     def shape_for(self, match: re.Match[str]) -> re.Pattern[str] | None:
         """The shape an answer to this question carries, with the word the cue captured."""
@@ -63,7 +58,7 @@ def _compiled(shape: str) -> re.Pattern[str]:
 
 TYPES: tuple[QuestionType, ...] = (
     # 「能不能…」, 「是否…」: the yes or no opens the answer, whatever else is asked.
-    QuestionType("yes_no", _cues("能不能|可不可以|是不是|是否|能否|可否|有没有"), _YES_NO, 90, strict=False),
+    QuestionType("yes_no", _cues("能不能|可不可以|是不是|是否|能否|可否|有没有"), None, 90),
     # 「余额怎么查」: the ways it is looked up (查询, 查看), every one the sources give.
     QuestionType("look_up", _cues("(?:怎么|怎样|如何)(?:查|看|知道)"), "查|看", 85, GATHER),
     # 「违规提现了会怎么样」: what follows, not how to do it.
@@ -104,10 +99,9 @@ TYPES: tuple[QuestionType, ...] = (
     QuestionType(
         "which",
         _cues("哪些|哪几|什么情况|什么条件|哪种情况|什么人|\\bwhich\\b|what kinds?"),
-        "包括|包含|以下|[^、]{1,8}、[^、]{1,8}、",
+        None,
         50,
         GATHER,
-        strict=False,
     ),
     QuestionType(
         "where",
@@ -119,9 +113,8 @@ TYPES: tuple[QuestionType, ...] = (
     QuestionType(
         "number",
         _cues("多少|比例|几成|多久|多长时间|几[年月天号点个]|号码|电话|热线|how (?:much|many|long)"),
-        "\\d|[一二三四五六七八九十百千万两]+(?:[年个月天日周元岁]|%|成)|百分之|热线|电话",
+        None,
         40,
-        strict=False,
     ),
     QuestionType("how_to", _cues("怎么|怎样|如何|流程|步骤|办理|手续|\\bhow\\b"), None, 30, STEPS),
     # 「绑定哪些亲属」, 「登录要输入什么」: what the verb takes, listed (「绑定配偶、父母、子女」).
@@ -140,7 +133,7 @@ TYPES: tuple[QuestionType, ...] = (
         20,
     ),
     # 「…能取现吗」: a yes or no, unless the question asks something more.
-    QuestionType("confirm", _cues("吗|^(?:can|is|are|do|does)\\b"), _YES_NO, 10, strict=False),
+    QuestionType("confirm", _cues("吗|^(?:can|is|are|do|does)\\b"), None, 10),
 )
 BY_NAME = {t.name: t for t in TYPES}
 

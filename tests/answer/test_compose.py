@@ -356,7 +356,7 @@ def test_a_list_of_sections_is_read_with_the_sentence_that_introduces_it(ask):
     # 「…的报销比例因就诊类型、医疗机构级别…而有所不同。以下是对新农合报销比例的具体说明:」: the
     # general answer comes first, then the kinds it announces (住院, 门诊, 大病), each under its
     # heading shown as a caption, not a heading line run into the row below it.
-    answer = ask("新农合报销比例是多少")
+    answer = ask("2025年新农合报销比例")
     opening, overview = answer.blocks[:2]
     assert "报销比例因就诊类型" in opening.text, answer.text
     assert overview.kind == "list" and overview.sentence.source.startswith("以下是"), answer.text

@@ -9,9 +9,10 @@ from answer.types import GATHER, ONE, STEPS, TYPES, asked_types
 from ingest.textnorm import fold
 
 # type → (a question that asks it, a sentence carrying its shape, a sentence that does not). A type
-# without a shape (its answer is judged as a list) has None for both sentences.
+# without a shape (a yes or no, a number, the kinds: any sentence may look like its answer) has
+# None for both sentences.
 CASES = {
-    "yes_no": ("醫保卡餘額能不能提現", "不能直接提取现金。", "余额用于支付门诊费用。"),
+    "yes_no": ("醫保卡餘額能不能提現", None, None),
     "look_up": ("醫保卡餘額怎麼查", "以下是几种常见的查询方法:", "自付的部分由自己用医保卡余额支付。"),
     "consequence": ("违规提现了会怎么样", "违反规定可能导致账户冻结", "其使用和提取受到严格限制"),
     "why": ("打医保热线老是打不进去怎么回事", "由于查询人数较多,线路繁忙", "拨打12333查询余额"),
@@ -21,13 +22,13 @@ CASES = {
     "when": ("打12333查医保几点打比较好", "建议避开高峰期(如9-11点)", "拨打12333"),
     "ordinal": ("蒙泰罗在2005年美国大奖赛上获得第几名？", "获得第3名。", "2005年美国大奖赛"),
     "count": ("路口镇管辖下有几个村和社区？", "区划调整后为8个村、2个社区。", "2004年村级区划调整"),
-    "which": ("家庭共济可以给哪些亲属用", "近亲属包括配偶、父母、子女", "用于支付家人的费用"),
+    "which": ("家庭共济可以给哪些亲属用", None, None),
     "where": ("家庭共济在哪里绑定", "通过“医保服务平台APP”完成绑定", "就医购药时,需使用患者本人的医保卡"),
-    "number": ("退休人员医保卡每月划入多少", "按本人养老金的2%划入", "由统筹基金支付"),
+    "number": ("退休人员医保卡每月划入多少", None, None),
     "how_to": ("医疗保险报销流程是怎样的?", None, None),
     "takes": ("登录要输入什么", "输入身份证号、社保卡号、密码", "登录所在地区的人社局网站或医保局网站。"),
     "members": ("有哪些亲属能用", "近亲属包括配偶、父母、子女", "用于支付家庭成员的就医、购药"),
-    "confirm": ("医保卡里的钱能取现吗", "不可以直接取现", "医保个人账户余额"),
+    "confirm": ("医保卡里的钱能取现吗", None, None),
 }
 
 
