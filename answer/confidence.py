@@ -3,7 +3,7 @@
 multilingual-e5 cosines bunch between ~0.8 and ~0.95 for anything Chinese, so a cosine cut-off
 alone cannot tell "about 医保" from "about cooking". Confidence weighs it with lexical evidence
 (the idf-weighted share of the question's terms that the top passages contain) in a logistic
-model fitted on questions asked against their own corpus and against another one (answer/fit.py).
+model fitted on questions asked against their own corpus and against another one (eval/fit.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The score: a pure function of the named features (answer/features.py) and fitted weights.
 
 The weights, the margins that decide which blocks follow the opening, and the abstention model
-are fitted by ``yibao fit`` (answer/fit.py) and read from one JSON file (``YIBAO_ANSWER_MODEL``,
+are fitted by ``yibao fit`` (eval/fit.py) and read from one JSON file (``YIBAO_ANSWER_MODEL``,
 default answer/model.json), which also records what they were fitted on.
 """
 
