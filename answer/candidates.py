@@ -17,7 +17,7 @@ from answer.records import LIST, SENTENCE
 from answer.sources import Sources
 from index.retriever import Passage
 from index.units import UnitTable
-from ingest.patterns import CJK, ENDS_SENTENCE
+from ingest.patterns import CJK, ENDS_SENTENCE, LEAD_IN_END
 from ingest.records import AnswerUnit
 from ingest.structure import is_floor
 from ingest.textnorm import fold, tokenize
@@ -109,7 +109,12 @@ def block(table: UnitTable, row: int, passage: Passage, limit: int) -> Candidate
             for r in table.items.get(row, [])
             if reachable(r) and cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
         ]
-        said = [(r, caption) for r, caption in linked if not is_label(table.units[r].text)]
+        # An item that is a bare label, or ends on a colon (「面积：」, its text lost), says nothing.
+        said = [
+            (r, caption)
+            for r, caption in linked
+            if not is_label(table.units[r].text) and not LEAD_IN_END.search(table.units[r].text)
+        ]
         if len(said) >= 2:
             cand = _candidate(table, passage, [row, *(r for r, _ in said)], LIST)
             cand.captions = {r: caption for r, caption in said if caption}
