@@ -123,6 +123,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", type=Path, metavar="OUT", help="also write the HTML report here")
     _progress_option(p)
 
+    p = command("fit", _fit, "fit the answer model (answer/model.json) on a question set")
+    p.add_argument("--questions", type=Path, required=True, help="answerable questions over the corpus dir")
+    p.add_argument(
+        "--against", type=Path, metavar="DATA_DIR", help="an index of another corpus: unanswerable"
+    )
+    p.add_argument("--query-vectors", type=Path, metavar="NPY", help="the questions' vectors, in file order")
+    p.add_argument("--folds", type=int, default=5, help="folds, split by document (default 5)")
+    p.add_argument("--budget", type=int, default=150, help="the median answer's characters at most")
+    p.add_argument("--max-false-abstain", type=float, default=0.005, help="of the findable questions")
+    p.add_argument("--cache", type=Path, metavar="FILE", help="keep the searches here for the next fit")
+    p.add_argument("--note", default="", help="what the model file says of the data (licence, attribution)")
+    p.add_argument("--also", type=Path, metavar="QUESTIONS", help="a second question set, over --also-data")
+    p.add_argument("--also-data", type=Path, default=ROOT / "data", metavar="DATA_DIR", help="its index")
+    p.add_argument(
+        "--also-weight", type=float, default=100.0, help="how many times each of its questions counts"
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "answer" / "model.json")
+
     p = command("serve", _serve, "serve the web pages and the API (builds the index first if missing)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -408,6 +426,70 @@ def _reference_runs(
     ]
 
 
+def _fit(args: argparse.Namespace, settings: Settings) -> int:
+    import numpy as np
+
+    from answer.compose import Answerer
+    from answer.score import write_model
+    from eval.fit import fit
+    from eval.questions import load_questions
+    from index.embedding import load_embedder
+    from index.loader import open_retriever
+
+    questions = load_questions(args.questions)
+    embedder = load_embedder(settings)
+    if args.query_vectors:
+        vectors = np.load(args.query_vectors)
+        if len(vectors) != len(questions):
+            print(f"error: {args.query_vectors} has {len(vectors)} vectors for {len(questions)} questions")
+            return 2
+        embedder = _KnownQueries(embedder, {q.question: v for q, v in zip(questions, vectors, strict=True)})
+    answerer = Answerer(open_retriever(settings, embedder, build_if_missing=False), settings)
+    against = None
+    if args.against:
+        other = replace(settings, data_dir=args.against)
+        against = Answerer(open_retriever(other, embedder, build_if_missing=False), other)
+    source = f"{args.questions.parent.name}/{args.questions.name}"
+    also = None
+    if args.also:
+        own = replace(settings, data_dir=args.also_data)
+        own_answerer = Answerer(open_retriever(own, embedder, build_if_missing=False), own)
+        also = (own_answerer, load_questions(args.also), args.also_weight)
+        source += f" + {args.also.parent.name}/{args.also.name} (×{args.also_weight:g})"
+    model, report = fit(
+        answerer,
+        questions,
+        against=against,
+        folds=args.folds,
+        budget=args.budget,
+        max_false_abstain=args.max_false_abstain,
+        cache=args.cache,
+        progress=True,
+        source=source,
+        also=also,
+    )
+    model = replace(model, about={**model.about, "note": args.note})
+    write_model(model, args.out)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"model: {args.out}")
+    return 0
+
+
+class _KnownQueries:
+    """An embedder that answers the questions being fitted from their stored vectors."""
+
+    def __init__(self, embedder: object, vectors: dict) -> None:
+        self._embedder = embedder
+        self._vectors = vectors
+
+    def encode_query(self, text: str):
+        vector = self._vectors.get(text)
+        return vector if vector is not None else self._embedder.encode_query(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._embedder, name)
+
+
 def _eval_config(
     name: str, mode: str, conf: Settings, retriever: Retriever, args: argparse.Namespace
 ) -> dict:
@@ -427,6 +509,8 @@ def _eval_config(
             "keyword": conf.search_keyword_weight,
         },
         "abstain_threshold": conf.abstain_threshold,
+        "rrf_k": conf.rrf_k,
+        "answer_model": str(conf.answer_model),
         "questions": str(args.questions),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -72,27 +72,11 @@ class Settings:
     # 以后,家人去看病可以刷我的医保卡吗」 quote 「…需使用患者本人的医保卡…」; cmrc2018_trial's median
     # answer 139 → 143 characters).
     answer_max_sentences: int = 6
-    # How a block is scored beside its cosine (answer/compose.py); tuned on the shared
-    # cmrc2018_trial set, checked on eval/questions.jsonl.
-    answer_overlap_weight: float = 0.1
-    answer_focus_weight: float = 0.05
-    answer_passage_weight: float = 0.5
-    answer_margin: float = 0.09
-    # The sentence right after the opening joins it within this margin (reading on in the source).
-    answer_next_margin: float = 0.27
-    # Added to a unit that carries what the question's intent asks for (answer.intent).
-    answer_intent_bonus: float = 0.02
-    # Added to a unit shaped like the answer asked for: 「几个村」 → 「8个村」, 「第几名」 → 「第3名」,
-    # 「最多能报多少钱」 → 「封顶线…240元」 (answer.intent.answer_pattern).
-    answer_type_bonus: float = 0.1
-    # Added to a table-like row whose key the question names (「三级医院:1000元以下…」 for
-    # 「去三级医院住院…」) and to a heading's body whose heading it names (「一、住院报销」).
-    answer_key_bonus: float = 0.05
-    # Abstention, calibrated on eval/questions.jsonl with `yibao eval --calibrate` (README).
-    abstain_threshold: float = 0.46
-    cosine_floor: float = 0.84
-    cosine_ceiling: float = 0.94
-    coverage_weight: float = 0.4
+    # The fitted answer model (answer/score.py): the feature weights, the margins that decide which
+    # blocks follow the opening, and the abstention model with its threshold; `yibao fit` writes it.
+    answer_model: Path = ROOT / "answer" / "model.json"
+    # How much lower a question without Chinese matches the Chinese passages (cosine), set by hand:
+    # the fitting set has no such questions.
     cross_lingual_shift: float = 0.08
     # A question may be a whole pasted message; beyond focus_chars only the part that asks is
     # searched. A body holds it percent-encoded by a form (9 bytes a Chinese character).

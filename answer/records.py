@@ -118,6 +118,8 @@ class Answer:
     disclaimer: str = DISCLAIMER
     # Why an abstention did not even search (answer.nonsense), shown in place of NOT_FOUND.
     notice: str = ""
+    # For a question in another language: one line in English on what was found, before the quotes.
+    note: str = ""
 
     @property
     def sentences(self) -> list[AnswerSentence]:
@@ -137,8 +139,8 @@ class Answer:
     def text(self) -> str:
         if self.abstained:
             return self.notice or NOT_FOUND
-        body = "\n".join(block.text for block in self.blocks)
-        return f"{body}\n{self.scope}" if self.scope else body
+        lines = [self.note, *(block.text for block in self.blocks), self.scope]
+        return "\n".join(line for line in lines if line)
 
     def to_dict(self) -> dict:
         return {
@@ -150,6 +152,7 @@ class Answer:
             "abstained": self.abstained,
             "confidence": round(self.confidence, 3),
             "disclaimer": self.disclaimer,
+            "note": self.note,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],
             "blocks": [b.to_dict() for b in self.blocks],

