@@ -508,8 +508,6 @@ def _eval_config(
             "passage": conf.search_passage_weight,
             "keyword": conf.search_keyword_weight,
         },
-        "abstain_threshold": conf.abstain_threshold,
-        "rrf_k": conf.rrf_k,
         "answer_model": str(conf.answer_model),
         "questions": str(args.questions),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
