@@ -18,7 +18,7 @@ from answer.sources import Sources
 from index.retriever import Passage
 from index.units import UnitTable
 from ingest.patterns import CJK, ENDS_SENTENCE, LEAD_IN_END
-from ingest.records import AnswerUnit
+from ingest.records import AnswerUnit, Chunk
 from ingest.structure import is_floor
 from ingest.textnorm import fold, tokenize
 from ingest.units import BODY, HEADING, LEAD_IN, is_label, key_of, without_marker
@@ -27,7 +27,7 @@ from ingest.units import BODY, HEADING, LEAD_IN, is_label, key_of, without_marke
 # on cmrc2018_trial, 6 → 4 Chinese characters found 4 more answers; labels are kept out apart.
 MIN_SENTENCE_CJK = 4
 _MIN_ITEM_CJK = 2
-# How far past its passage a quoted list may run (its items, or the sentence a lead-in introduces).
+# How far past its passage a quote may run (the sentence a lead-in introduces, a section read on).
 LIST_REACH = 600
 # How many headings and lead-ins a section's heading may stand above its first sentence.
 _SECTION_WALK = 4
@@ -71,6 +71,14 @@ def reach(sources: Sources, passage: Passage) -> int:
     return LIST_REACH if sources.text_of(passage.chunk.doc_id) is not None else 0
 
 
+def _item_reachable(item: AnswerUnit, chunk: Chunk, limit: int) -> bool:
+    """Whether a list's item may be quoted with a passage: wherever its lead-in announces it when
+    the document's text is at hand to show it (the ways of 「以下是几种常见的查询方法:」 run on for
+    two screens, 「三、线下查询方法」 last), else only inside the passage. Measured: quoting all
+    the items left eval/questions.jsonl's and cmrc2018_trial's figures as they were."""
+    return limit > 0 or item.end <= chunk.end
+
+
 def candidates(question: Question, passages: list[Passage], sources: Sources, room: int) -> list[Candidate]:
     """Every block of the passages, the lists of sections they lead to, and the bodies of the
     headings the question names (at most ``room`` characters)."""
@@ -107,7 +115,8 @@ def block(table: UnitTable, row: int, passage: Passage, limit: int) -> Candidate
         linked = [
             _labelled(table, r)
             for r in table.items.get(row, [])
-            if reachable(r) and cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
+            if _item_reachable(table.units[r], chunk, limit)
+            and cjk_count(table.units[r].text) >= _MIN_ITEM_CJK
         ]
         # An item that is a bare label, or ends on a colon (「面积：」, its text lost), says nothing.
         said = [
@@ -162,11 +171,11 @@ def _overviews(question: Question, passages: list[Passage], sources: Sources) ->
         lead_in = table.units[row]
         if row in seen or not _about_whole(terms, lead_in):
             continue
-        limit = passage.chunk.end + reach(sources, passage)
+        limit = reach(sources, passage)
         items = [
             (r, caption)
             for r, caption in _section_items(table, lead_in.sections)
-            if table.units[r].end <= limit
+            if _item_reachable(table.units[r], passage.chunk, limit)
         ]
         if len(items) >= 2:
             seen.add(row)

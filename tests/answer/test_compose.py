@@ -131,13 +131,15 @@ def test_answers_cite_the_document_that_holds_the_answer(ask, question, prefix):
 
 def test_balance_question_is_answered_with_the_ways_to_look_it_up(ask):
     # The passages found are sections of one article (电话查询, 线上查询方法, 线下查询方法…); the
-    # answer is the list that announces them, each way with its first step, not one way's steps.
+    # answer is the list that announces them (after the sentence that leads into it), each way with
+    # its first step, not one way's steps. 线下查询方法 lies two screens after the list's lead-in.
     answer = ask("医保卡余额怎么查")
-    ways = answer.blocks[0]
-    assert ways.kind == "list" and "方法" in ways.sentence.text, answer.text
+    ways = next(block for block in answer.blocks[:2] if block.kind == "list")
+    assert "方法" in ways.sentence.text, answer.text
     captions = [item.caption for item in ways.items]
     assert len(ways.items) >= 3 and all(captions), answer.text
     assert any("电话" in c for c in captions) and any("线上" in c or "网上" in c for c in captions)
+    assert any("线下" in c for c in captions), answer.text
     assert all(c not in item.source for c, item in zip(captions, ways.items, strict=True))
     assert "家人" not in answer.text and "提取" not in answer.text, answer.text
 
@@ -349,7 +351,7 @@ def test_a_question_naming_a_city_still_gets_the_ways_and_whose_they_are(ask):
     answer = ask("厦门医保卡余额怎么查")
     ways = answer.blocks[0]
     assert ways.kind == "list" and all(item.caption for item in ways.items), answer.text
-    assert "厦门可能不同" in answer.text, answer.text
+    assert re.search("厦门(的规定)?可能不同", answer.text), answer.text
 
 
 def test_a_list_of_sections_is_read_with_the_sentence_that_introduces_it(ask):
@@ -422,18 +424,6 @@ def test_a_question_naming_a_heading_is_answered_by_the_heading_s_body(ask):
     assert opening.to_dict()["items"][0]["new_line"] is False
 
 
-def test_a_second_source_adds_what_the_first_lacks(ask):
-    # 「几点打」 asks for hours; the passage that answers best names the hotline but no hours, so
-    # another passage's 「建议避开高峰期(如9-11点)」 follows it, cited as a source of its own.
-    answer = ask("打12333查医保几点打比较好,不想一直排队等")
-    assert [c.n for c in answer.citations] == [1, 2], answer.text
-    first, second = (c.passage.chunk for c in answer.citations)
-    assert (first.doc_id, first.start) != (second.doc_id, second.start)
-    hours = next(q for q in answer.sentences if "9-11点" in q.source)
-    assert hours.citation == 2 and second.start <= hours.start and hours.end <= second.end, answer.text
-    assert answer.blocks[0].sentence.citation == 1
-
-
 def test_an_entry_under_a_heading_line_is_quoted_without_the_heading(ask):
     # 「三、电话查询」 on its own line, then 「拨打全国统一医保客服热线 12333…」: the heading is the
     # quote's caption, not the head of its text.
@@ -446,8 +436,8 @@ def test_a_question_asking_for_the_ways_lists_them_each_with_its_citation(ask):
     # Asked otherwise than eval's 「医保卡余额怎么查」: every way the article's sections give, one line
     # each, each with its citation.
     answer = ask("医保卡余额有哪些查询方法")
-    ways = answer.blocks[0]
-    assert ways.kind == "list" and len(ways.items) >= 3, answer.text
+    ways = next(block for block in answer.blocks[:2] if block.kind == "list")
+    assert len(ways.items) >= 3, answer.text
     assert all(item.caption and f"{item.shown}[{item.citation}]" in ways.text for item in ways.items)
     captions = " ".join(item.caption for item in ways.items)
     assert "电话" in captions and ("网上" in captions or "线上" in captions), answer.text
