@@ -245,6 +245,7 @@ def _admin(
     session: Session,
     *,
     error: str | None = None,
+    notice: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     querylog.flush()
@@ -252,6 +253,7 @@ def _admin(
         **_listing(engine),
         "csrf": session.csrf,
         "error": error,
+        "notice": notice,
         "problems": querylog.problems(),
         "log_path": str(querylog.path),
         "settings": settings,

@@ -13,10 +13,10 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from index.synonyms import MAX_BYTES, SynonymError, SynonymFile, Synonyms
+from server.admin_auth import Session
 from server.deps import EngineDep, SettingsDep
 from server.engine import Engine
-from server.routers.admin import Bearer, _changing, _form_action
-from server.upload_names import BadUpload
+from server.routers.admin import Bearer, _admin, _form_action
 
 router = APIRouter()
 
@@ -50,12 +50,15 @@ def put_synonyms(engine: EngineDep, text: Annotated[str, Body(embed=True, max_le
 
 @router.post(PAGE_PATH, include_in_schema=False)
 async def synonyms_page(request: Request, settings: SettingsDep) -> Response:
-    async def act(engine: Engine, form: FormData) -> str:
+    async def save(request: Request, form: FormData, session: Session) -> Response:
+        app = request.app.state
         try:
-            saved = _file(engine).save(str(form.get("text", "")))
+            saved = _file(app.engine).save(str(form.get("text", "")))
         except SynonymError as exc:
-            raise BadUpload(422, f"同义词未保存 / synonyms not saved: {exc}") from None
+            error = f"同义词未保存 / synonyms not saved: {exc}"
+            return _admin(request, app.engine, app.settings, app.querylog, session, error=error, status=422)
         groups = len(saved.groups)
-        return f"同义词已保存（{groups} 组），即时生效 / {groups} synonym groups saved, used from now on"
+        notice = f"同义词已保存（{groups} 组），即时生效 / {groups} synonym groups saved, used from now on"
+        return _admin(request, app.engine, app.settings, app.querylog, session, notice=notice)
 
-    return await _form_action(request, settings, _changing(act))
+    return await _form_action(request, settings, save)
