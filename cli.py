@@ -63,7 +63,7 @@ def _store_list(text: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from eval.bench import PARTS
+    from bench import PARTS
 
     parser = argparse.ArgumentParser(prog="yibao", description="医保问答: cited answers from the corpus")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -579,8 +579,8 @@ def _eval_beir(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.bench import render_markdown, run_bench
-    from eval.bench.report import write_json
+    from bench import render_markdown, run_bench
+    from bench.report import write_json
 
     result = run_bench(
         settings,

@@ -43,8 +43,8 @@ def answerer(settings: Settings, retriever):
 
 @pytest.fixture(scope="session")
 def infinity(settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    """A real Infinity server serving the built-in model (eval/bench/engine.py), started once."""
-    from eval.bench.engine import InfinityServer, infinity_binary
+    """A real Infinity server serving the built-in model (bench/engine.py), started once."""
+    from bench.engine import InfinityServer, infinity_binary
     from index.embedding.e5_model import ensure_e5_folder
     from tests.support import free_port
 
@@ -63,7 +63,7 @@ def remote_settings(settings: Settings, infinity, tmp_path_factory: pytest.TempP
     """YIBAO_BACKEND=remote against that server, with a data dir of its own."""
     from dataclasses import replace
 
-    from eval.bench.engine import SERVED_NAME
+    from bench.engine import SERVED_NAME
 
     return replace(
         settings,

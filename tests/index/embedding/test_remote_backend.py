@@ -1,4 +1,4 @@
-"""YIBAO_BACKEND=remote against a real Infinity server serving the built-in model (eval/bench/engine.py):
+"""YIBAO_BACKEND=remote against a real Infinity server serving the built-in model (bench/engine.py):
 the same vectors and the same evaluation as the default backend, an index of one refused by the
 other, and an engine killed mid-ingest: the ingest stops with a clear error, questions get 503,
 and after a restart the ingest goes on from the embedding cache."""

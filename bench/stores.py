@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.bench.scale import e5_like
-from eval.bench.stats import summarize
+from bench.scale import e5_like
+from bench.stats import summarize
 from index import dense, store
 from index.build import build_index
 from index.embedding import Embedder

@@ -23,7 +23,7 @@ import time
 import faiss
 import numpy as np
 
-from eval.bench.stats import summarize
+from bench.stats import summarize
 from index import dense
 
 DIM = 384

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.bench.http_load import BACK_TO_BACK, MIXED
+from bench.http_load import BACK_TO_BACK, MIXED
 
 HTTP_P50_OVER_FLOOR = 1.5
 NON_ENCODE_SHARE = 0.10

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from eval.bench.http_load import run_clients, running_server, server_env
+from bench.http_load import run_clients, running_server, server_env
 from settings import ROOT, Settings
 
 ASKS = 100

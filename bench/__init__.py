@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.bench.report import render_markdown, targets
+from bench.report import render_markdown, targets
 from settings import ROOT, Settings
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def run_bench(
     """Every part of the benchmark on this machine; ``quick`` trims request counts and sizes.
     ``library`` is the corpus the library part indexes (default: the shared cmrc2018_train), of
     which it takes ``library_files`` files spread evenly (default: all)."""
-    from eval.bench import (
+    from bench import (
         backends,
         footprint,
         http_load,
@@ -57,7 +57,7 @@ def run_bench(
         scale,
         stores,
     )
-    from eval.bench import library as library_part
+    from bench import library as library_part
     from eval.questions import load_questions
     from index.embedding import LOCAL_BACKENDS, load_embedder
     from index.embedding.threads import threads_per_pass

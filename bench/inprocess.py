@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from eval.bench.stats import ratio, summarize, time_ms
+from bench.stats import ratio, summarize, time_ms
 from settings import Settings
 
 if TYPE_CHECKING:

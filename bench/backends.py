@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eval.bench.inprocess import floor_encoder, parallel_capacity, uncached_answerer
-from eval.bench.stats import summarize
+from bench.inprocess import floor_encoder, parallel_capacity, uncached_answerer
+from bench.stats import summarize
 from index.embedding import LOCAL_BACKENDS, Embedder, ModelUnavailable, load_embedder
 from index.embedding.threads import threads_per_pass
 from settings import Settings

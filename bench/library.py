@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from eval.bench.engine import SERVED_NAME, InfinityServer, infinity_binary
-from eval.bench.http_load import free_port
-from eval.bench.ingest_stages import full_ingest
+from bench.engine import SERVED_NAME, InfinityServer, infinity_binary
+from bench.http_load import free_port
+from bench.ingest_stages import full_ingest
 from settings import BUILTIN_MODEL, ROOT, Settings
 
 CMRC_TRAIN = ROOT.parent / "shared" / "evalsets" / "cmrc2018_train" / "corpus"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from eval.bench import render_markdown, run_bench
-from eval.bench.report import targets
-from eval.bench.scale import e5_like
+from bench import render_markdown, run_bench
+from bench.report import targets
+from bench.scale import e5_like
 
 pytestmark = pytest.mark.slow
 
@@ -81,8 +81,8 @@ def test_library_bench_indexes_through_each_engine(settings, infinity, quick_res
     and through the engine with 1 and 2 requests in flight, each with its time and memory."""
     from dataclasses import replace
 
-    from eval.bench import library
-    from eval.bench.engine import SERVED_NAME
+    from bench import library
+    from bench.engine import SERVED_NAME
     from settings import ROOT
 
     conf = replace(settings, embed_url=infinity.url, embed_model=SERVED_NAME)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eval.bench.stats import ratio
+from bench.stats import ratio
 from settings import Settings
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from eval.bench.stats import ratio, summarize
+from bench.stats import ratio, summarize
 from settings import ROOT, Settings
 
 HOST = "127.0.0.1"
@@ -297,7 +297,7 @@ def run_single_interleaved(
 def measure(settings: Settings, questions: list[str], floor: Callable[[str], float], quick: bool) -> dict:
     """Start the server, warm it up, then 1 client (interleaved with the floor), 4 clients, and in
     alternating rounds one client back to back, 16 clients and the CPU capacity probe."""
-    from eval.bench.machine import cpu_capacity
+    from bench.machine import cpu_capacity
 
     counts = {1: 10, 4: 24, 16: 48, MIXED_CLIENTS: 100} if quick else {1: 100, 4: 160, 16: 320}
     counts.setdefault(MIXED_CLIENTS, 1500)
