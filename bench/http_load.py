@@ -35,15 +35,16 @@ MIXED_CLIENTS = 32
 INVALID_SHARE = 0.3
 # Requests a client gets wrong, each with the status it must get (never a 5xx or a dropped
 # connection): malformed or refused bodies and parameters, and questions with nothing to look up.
+_LIMITS = Settings()
 INVALID: tuple[tuple[str, str, bytes, int], ...] = (
     ("POST", "/api/ask", b"{not json", 400),
     ("POST", "/api/ask", b'{"question": ""}', 422),
-    ("POST", "/api/ask", b'{"question": "' + b"x" * 501 + b'"}', 422),
+    ("POST", "/api/ask", b'{"question": "' + b"x" * (_LIMITS.max_question_chars + 1) + b'"}', 422),
     ("POST", "/api/ask", b'{"question": "\\u0000"}', 422),
     ("POST", "/api/ask", b'{"question": "a", "top_k": 0}', 422),
     ("POST", "/api/ask", b'{"question": "a", "evil": 1}', 422),
     ("POST", "/api/ask", b"[" * 5000, 400),
-    ("POST", "/api/ask", b'{"question": "' + b"a" * 20_000 + b'"}', 413),
+    ("POST", "/api/ask", b'{"question": "' + b"a" * (_LIMITS.max_body_bytes + 1) + b'"}', 413),
     ("GET", "/api/search?q=&k=many", b"", 422),
     ("GET", "/api/search?q=a&retriever=magic", b"", 422),
     ("POST", "/api/admin/reload", b"", 403),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from answer.records import Answer
@@ -23,6 +24,10 @@ from settings import Settings
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.globals["highlight"] = highlight
+
+# A question this long still makes a short address (9 bytes a character percent-encoded); a longer
+# message is answered on the POST itself.
+_URL_QUESTION_CHARS = 200
 
 EXAMPLES = ("医保卡余额怎么查", "醫保卡餘額能不能提現", "在厦门交的医保去其他城市能用吗", "家庭共济怎么绑定")
 
@@ -45,11 +50,15 @@ async def ask_form(
     engine: Annotated[Engine, Depends(get_engine)],
     settings: Annotated[Settings, Depends(get_settings)],
     querylog: Annotated[QueryLog, Depends(get_querylog)],
-) -> HTMLResponse:
+) -> Response:
     """The question box's own way: a pasted message of up to YIBAO_MAX_QUESTION_CHARS characters
-    is too long for a URL (nginx refuses request lines over 8 KB), so the form posts it."""
+    is too long for a URL (nginx refuses request lines over 8 KB), so the form posts it. A question
+    that fits one goes on to /?q=… (303), an address to share, bookmark and go back to."""
     q = (await request.form()).get("q")
-    return await _page(request, engine, settings, querylog, q if isinstance(q, str) else None)
+    q = q if isinstance(q, str) else None
+    if q is not None and len(q) <= _URL_QUESTION_CHARS:
+        return RedirectResponse("/?" + urlencode({"q": q}) if q.strip() else "/", status_code=303)
+    return await _page(request, engine, settings, querylog, q)
 
 
 async def _page(

@@ -21,7 +21,7 @@ MAX_QUESTION = Settings().max_question_chars
 ANSWER_KEYS = {"question", "answer", "abstained", "disclaimer", "citations", "timings_ms"}
 # Beyond the documented keys the answer also reports its confidence, the quoted sentences, the
 # passages it does not quote and the English line for a question in another language.
-ANSWER_EXTRAS = {"confidence", "sentences", "blocks", "related", "note"}
+ANSWER_EXTRAS = {"confidence", "sentences", "blocks", "related", "note", "searched", "synonyms"}
 CITATION_KEYS = {
     *("n", "doc", "title", "section", "date", "region", "start", "end", "page", "ocr", "text", "score")
 }
@@ -220,7 +220,7 @@ def test_unparseable_bodies_get_400(client, raw):
 
 def test_messages_say_what_is_wrong(client):
     too_long = client.post("/api/ask", json={"question": LONG})
-    assert too_long.status_code == 422 and "500" in too_long.json()["detail"]
+    assert too_long.status_code == 422 and str(MAX_QUESTION) in too_long.json()["detail"]
     empty = client.post("/api/ask", json={"question": " "}).json()["detail"]
     assert "空" in empty and "empty" in empty
     top_k = client.post("/api/ask", json={"question": "医保", "top_k": 0}).json()["detail"]

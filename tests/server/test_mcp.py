@@ -28,7 +28,7 @@ async def _exercise(client: Client) -> None:
     assert set(tools) == TOOLS
     for tool in tools.values():
         assert tool.annotations.read_only_hint is True and tool.annotations.destructive_hint is False
-    assert tools["search"].input_schema["properties"]["question"]["maxLength"] == 500
+    assert tools["search"].input_schema["properties"]["question"]["maxLength"] == MAX_QUESTION
 
     found = await client.call_tool("search", {"question": QUESTION, "k": 3})
     assert not found.is_error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
@@ -48,10 +49,11 @@ def title(html: str) -> str:
     return re.search(r"<title>(.*?)</title>", html, re.S).group(1)
 
 
-def test_home_has_a_plain_get_form_and_example_questions(client):
+def test_home_has_a_plain_form_and_example_questions(client):
+    # The form posts: a pasted message of 2,000 characters is too long for a URL; /?q= links work too.
     html = page(client)
     form = re.search(r"<form\b[^>]*>", html).group(0)
-    assert 'method="get"' in form and 'action="/"' in form
+    assert 'method="post"' in form and 'action="/"' in form
     assert re.search(r'<input[^>]*\bname="q"', html)
     assert re.search(r'<button[^>]*type="submit"[^>]*>提问</button>', html)
     examples = re.findall(r'<a href="/\?q=([^"]+)">([^<]+)</a>', html)
@@ -274,3 +276,10 @@ def test_passages_the_answer_does_not_quote_are_listed_to_read(client):
     assert data["related"] and not cited & {(r["doc"], r["start"]) for r in data["related"]}
     for r in data["related"]:
         assert f'href="/doc/{r["doc"]}?start={r["start"]}&amp;end={r["end"]}#quote"' in related
+
+
+def test_the_form_takes_a_short_question_to_its_own_address(client):
+    # Shareable and back-button friendly: the answer page of a posted question is /?q=….
+    posted = client.post("/", data={"q": "医保卡余额怎么查"}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/?q=" + quote("医保卡余额怎么查")
+    assert "仅供参考" in client.get(posted.headers["location"]).text
